@@ -7,6 +7,7 @@
  * naming the container or exec.
  * @module
  */
+import type { JoeyConfig } from "../config/types.ts";
 
 /** Process states, as containerd's task Status enum names them. */
 export type ProcessStatus = "unknown" | "created" | "running" | "stopped" | "paused" | "pausing";
@@ -122,12 +123,12 @@ export interface RuntimeCleanup {
 export interface RuntimeFactory {
   readonly name: string;
   create(listener: RuntimeListener, options: RuntimeFactoryOptions): Promise<RuntimeHandler>;
-  cleanup: RuntimeCleanup["cleanup"];
+  cleanup(id: string, bundle: string, options: RuntimeFactoryOptions): Promise<void>;
 }
 
 /** Shared settings a factory needs. */
 export interface RuntimeFactoryOptions {
   namespace: string;
   /** The effective configuration (src/config). */
-  config: Record<string, unknown>;
+  config: JoeyConfig;
 }
