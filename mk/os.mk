@@ -1,0 +1,20 @@
+# ffi/os: the small C helper library behind src/os/ (Deno.dlopen), and its
+# C test under ASan/UBSan.
+OS_SRCS := $(wildcard ffi/os/src/*.c)
+OS_HDRS := $(wildcard ffi/os/include/*.h)
+OS_LIB := $(BUILD_DIR)/os/libjoeyos.so
+OS_TEST := $(BUILD_DIR)/os/os_test
+
+BUILD_TARGETS += $(OS_LIB) $(OS_TEST)
+APT_PACKAGES += runc crun busybox-static gcc libc6-dev
+
+$(OS_LIB): $(OS_SRCS) $(OS_HDRS) mk/os.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -Iffi/os/include -shared -o $@ $(OS_SRCS)
+
+$(OS_TEST): tests/os/os_test.c $(OS_SRCS) $(OS_HDRS) mk/os.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Iffi/os/include -o $@ tests/os/os_test.c $(OS_SRCS)
+
+.PHONY: os
+os: $(OS_LIB) $(OS_TEST)
