@@ -1,0 +1,116 @@
+/* /dev/kvm: opening it, checking what the VMM needs, creating the VM with its
+ * in-kernel interrupt controllers, and the CPUID the vCPUs will see. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vm.h"
+
+#define KVM_DEV "/dev/kvm"
+#define MAX_CPUID_ENTRIES 256
+/* Three pages KVM needs below 4 GiB for the real-mode TSS on VMX, placed
+ * just under the LAPIC/IOAPIC area, inside the MMIO hole. */
+#define KVM_TSS_ADDR 0xfffbd000ULL
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+int kvm__open(char *err, size_t errlen)
+{
+	int fd = open(KVM_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot open %s: %s%s", KVM_DEV, strerror(e),
+			 e == ENOENT ? " (KVM is not available on this host)"
+			 : e == EACCES ? " (no permission: add the user to the kvm group)"
+				       : "");
+		return -e;
+	}
+	return fd;
+}
+
+static const struct {
+	int cap;
+	const char *name;
+} required_caps[] = {
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+};
+
+int kvm__check_caps(int kvm_fd, char *err, size_t errlen)
+{
+	int version = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
+
+	if (version != KVM_API_VERSION) {
+		snprintf(err, errlen, "%s: KVM API version %d, need %d", KVM_DEV, version,
+			 KVM_API_VERSION);
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
+		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
+			snprintf(err, errlen, "%s lacks the capability %s", KVM_DEV,
+				 required_caps[i].name);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
+int kvm__setup_vm(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
+
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		int e = errno;
+		vm__set_error(vm, "KVM_CREATE_VM: %s", strerror(e));
+		return -e;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0 ||
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0) {
+		int e = errno;
+		vm__set_error(vm, "KVM_SET_TSS_ADDR: %s", strerror(e));
+		return -e;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		int e = errno;
+		vm__set_error(vm, "KVM_CREATE_IRQCHIP: %s", strerror(e));
+		return -e;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		int e = errno;
+		vm__set_error(vm, "KVM_CREATE_PIT2: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+int kvm__supported_cpuid(struct vm *vm)
+{
+	struct kvm_cpuid2 *cpuid;
+
+	cpuid = calloc(1, sizeof(*cpuid) + MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+	if (!cpuid) {
+		vm__set_error(vm, "out of memory for CPUID");
+		return -ENOMEM;
+	}
+	cpuid->nent = MAX_CPUID_ENTRIES;
+	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+		int e = errno;
+		vm__set_error(vm, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+		free(cpuid);
+		return -e;
+	}
+	vm->cpuid = cpuid;
+	return 0;
+}
