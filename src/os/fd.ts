@@ -76,6 +76,11 @@ export class RawFd {
     check(os().joey_os__pipe(fds), "pipe");
     return [new RawFd(fds[0]!), new RawFd(fds[1]!)];
   }
+  /** Sets O_NONBLOCK (for the shim's own pipe ends; children get blocking ones). */
+  setNonblocking(): this {
+    check(os().joey_os__set_nonblock(this.#fd), "fcntl(O_NONBLOCK)");
+    return this;
+  }
   /**
    * Reads up to buf.length bytes; 0 means end of file. A pty master whose
    * terminal was closed by every process reports EIO, which is its EOF.

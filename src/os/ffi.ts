@@ -20,6 +20,8 @@ const symbols = {
   joey_os__eventfd_signal: { parameters: ["i32"], result: "i32" },
   /** int joey_os__pipe(int32_t *fds) */
   joey_os__pipe: { parameters: ["buffer"], result: "i32" },
+  /** int joey_os__set_nonblock(int fd) */
+  joey_os__set_nonblock: { parameters: ["i32"], result: "i32" },
   /** int joey_os__open(const char *path, int flags, int mode) */
   joey_os__open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   /** int joey_os__read(int fd, int cancel_fd, uint8_t *buf, size_t len) — blocks */

@@ -22,6 +22,7 @@ int joey_os__close(int fd);
 int joey_os__eventfd(void);
 int joey_os__eventfd_signal(int efd);
 int joey_os__pipe(int32_t *fds);
+int joey_os__set_nonblock(int fd);
 int joey_os__open(const char *path, int flags, int mode);
 int joey_os__read(int fd, int cancel_fd, uint8_t *buf, size_t len);        /* blocks */
 int joey_os__write(int fd, int cancel_fd, const uint8_t *buf, size_t len); /* blocks */

@@ -43,6 +43,16 @@ int joey_os__pipe(int32_t *fds)
 	return 0;
 }
 
+/* For the shim's own pipe ends, so a write never blocks past poll(2). */
+int joey_os__set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
 /* Always O_CLOEXEC: fds this library opens must never leak into children. */
 int joey_os__open(const char *path, int flags, int mode)
 {
