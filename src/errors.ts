@@ -34,8 +34,14 @@ export class JoeyError extends Error {
 export const notFound = (what: string) => new JoeyError("NotFound", `${what}: not found`);
 export const alreadyExists = (what: string) =>
   new JoeyError("AlreadyExists", `${what}: already exists`);
-export const failedPrecondition = (message: string) =>
-  new JoeyError("FailedPrecondition", message);
+export const failedPrecondition = (message: string) => new JoeyError("FailedPrecondition", message);
+/**
+ * An operation the process's current state does not allow (start twice,
+ * delete while running). containerd's runc shim reports these as plain
+ * errors, which reach clients as code Unknown; joey answers the same way so
+ * containerd and its clients see the reference behaviour.
+ */
+export const invalidState = (message: string) => new JoeyError("Unknown", message);
 export const invalidArgument = (message: string) => new JoeyError("InvalidArgument", message);
 export const unimplemented = (what: string) =>
   new JoeyError("Unimplemented", `${what}: not implemented`);

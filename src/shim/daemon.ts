@@ -1,0 +1,113 @@
+/**
+ * The shim daemon: serves containerd.task.v2.Task on the socket `start`
+ * chose, logs to the bundle's `log` FIFO, publishes events to
+ * TTRPC_ADDRESS, and exits after Shutdown once no container remains, or
+ * gracefully on SIGTERM/SIGINT.
+ * @module
+ */
+import { loadConfig } from "../config/mod.ts";
+import { errorMessage } from "../errors.ts";
+import { RuntimeSelector } from "../runtime/registry.ts";
+import { EventPublisher } from "../service/events.ts";
+import { TASK_SERVICE, TaskService } from "../service/task_service.ts";
+import { TtrpcServer } from "../ttrpc/server.ts";
+import type { ShimFlags } from "./flags.ts";
+import { log } from "./log.ts";
+import { VERSION } from "./self.ts";
+
+const DEFAULT_TTRPC_ADDRESS = "/run/containerd/containerd.sock.ttrpc";
+
+/** Tells `start` (on our stdout pipe) that the socket is ready, or why not. */
+async function report(line: string): Promise<void> {
+  try {
+    await Deno.stdout.write(new TextEncoder().encode(line + "\n"));
+  } catch { /* start already gone */ }
+}
+
+/** Opens the bundle's log FIFO (created by containerd) for writing, if present. */
+async function openLogFifo(bundle: string): Promise<Deno.FsFile | null> {
+  try {
+    const info = await Deno.stat(`${bundle}/log`);
+    if (!info.isFifo) return null;
+    return await Deno.open(`${bundle}/log`, { write: true });
+  } catch {
+    return null;
+  }
+}
+
+/** Runs the daemon until shutdown; returns the exit code. */
+export async function runDaemon(flags: ShimFlags): Promise<number> {
+  const bundle = Deno.cwd();
+  const logFile = await openLogFifo(bundle);
+  log.setSink(logFile);
+  if (flags.debug) log.setLevel("debug");
+  const shimLog = log.with({ namespace: flags.namespace, id: flags.id });
+
+  let listener: Deno.UnixListener;
+  let service: TaskService;
+  let selector: RuntimeSelector;
+  const events = new EventPublisher(
+    Deno.env.get("TTRPC_ADDRESS") || DEFAULT_TTRPC_ADDRESS,
+    flags.namespace,
+    shimLog,
+  );
+  const server = new TtrpcServer({
+    onError: (err) => shimLog.warn("ttrpc connection error", { error: err }),
+  });
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  let stopping = false;
+
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    shimLog.info("shim shutting down", { reason });
+    server.close();
+    for (const rt of await selector.handlers()) {
+      await rt.shutdown().catch((err) => shimLog.error("runtime shutdown failed", { error: err }));
+    }
+    await events.flush();
+    events.close();
+    await Deno.remove(flags.socket).catch(() => {});
+    await log.flush();
+    resolveExit(0);
+  };
+
+  try {
+    const loaded = await loadConfig();
+    if (loaded.config.runtime.debug) log.setLevel("debug");
+    service = new TaskService({
+      namespace: flags.namespace,
+      events,
+      runtimes: {
+        select: (id, spec) => selector.select(id, spec),
+      },
+      onShutdown: () => setTimeout(() => stop("Shutdown"), 10),
+      version: VERSION,
+    });
+    selector = new RuntimeSelector(loaded, {
+      exited: (exit) => service.processExited(exit),
+      oom: (id) => service.oom(id),
+    }, flags.namespace);
+    server.register(TASK_SERVICE, service.methods());
+    await Deno.remove(flags.socket).catch(() => {});
+    listener = Deno.listen({ transport: "unix", path: flags.socket });
+    await Deno.chmod(flags.socket, 0o600);
+  } catch (err) {
+    shimLog.error("shim daemon failed to start", { error: err });
+    await report(`error ${errorMessage(err)}`);
+    await log.flush();
+    return 1;
+  }
+
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(sig, () => void stop(sig));
+  }
+  shimLog.info("shim daemon serving", { socket: flags.socket, pid: Deno.pid });
+  const serving = server.serve(listener);
+  await report(`ready ${Deno.pid}`);
+  const code = await exited;
+  await serving.catch(() => {});
+  logFile?.close();
+  return code;
+}
