@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Real Linux drivers against joey's vsock: QEMU (TCG, -M microvm) boots a
+# Linux kernel with -device vhost-user-vsock-device served by
+# build/vmm/joey-vhost-vsock; the initrd's vsock_probe exchanges BYTES each
+# way with build/devices/vsock_host over the hybrid socket, in both
+# directions. Prints "N passed, N failed, N skipped" as its last line.
+#   qemu_vsock.sh [BYTES]
+# Kernel: build/guest/kernel/bzImage (the project's; virtio-mmio, vsock
+# built in); when it is absent, the Debian cloud kernel with its virtio and
+# vsock modules loaded from the initrd (a real kernel all the same). Skips
+# only when neither exists.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BYTES=${1:-4194304}
+BUILD=$PWD/build
+TOOL=$BUILD/vmm/joey-vhost-vsock
+work=$(mktemp -d /tmp/joey-qvsock.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+result() { echo "$1 passed, $2 failed, $3 skipped"; exit $(( $2 ? 1 : 0 )); }
+
+kernel=$BUILD/guest/kernel/bzImage
+modules=()
+if [ ! -s "$kernel" ]; then
+  kernel=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -1)
+  if [ -z "$kernel" ] || ! [ -r "$kernel" ]; then
+    echo "SKIP qemu_vsock: no guest kernel (build/guest/kernel/bzImage absent, no Debian cloud kernel)"
+    result 0 0 1
+  fi
+  kver=${kernel#/boot/vmlinuz-}
+  mdir=/lib/modules/$kver/kernel
+  for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_mmio \
+    net/vmw_vsock/vsock net/vmw_vsock/vmw_vsock_virtio_transport_common \
+    net/vmw_vsock/vmw_vsock_virtio_transport; do
+    f=$(ls "$mdir/$m.ko"* 2>/dev/null | head -1)
+    [ -n "$f" ] || { echo "FAIL qemu_vsock: module $m missing for $kernel"; result 0 1 0; }
+    modules+=("$f")
+  done
+fi
+echo "qemu_vsock: kernel $kernel, $BYTES bytes each way"
+
+# initrd: busybox, the probe, modules (cloud kernel only), /init.
+root=$work/root
+mkdir -p "$root"/{bin,dev,proc,sys,lib}
+cp /bin/busybox "$root/bin/busybox"
+cp "$BUILD/devices/vsock_probe" "$root/vsock_probe"
+: >"$root/modules"
+for f in "${modules[@]}"; do
+  b=$(basename "$f"); cp "$f" "$root/lib/$b"
+  case "$b" in *.xz) xz -d "$root/lib/$b"; b=${b%.xz};; *.zst) zstd -qd --rm "$root/lib/$b"; b=${b%.zst};; esac
+  echo "$b" >>"$root/modules"
+done
+cat >"$root/init" <<INIT
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+/bin/busybox mount -t devtmpfs dev /dev
+for m in \$(/bin/busybox cat /modules); do /bin/busybox insmod /lib/\$m || echo "insmod \$m failed"; done
+/vsock_probe $BYTES
+echo "probe exit \$?"
+/bin/busybox poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >"$work/initrd.gz") || result 0 1 0
+
+sock=$work/vhost.sock uds=$work/vsock.sock
+"$TOOL" --socket "$sock" --uds "$uds" --cid 3 2>"$work/backend.log" &
+pids+=($!); backend=$!
+"$BUILD/devices/vsock_host" "$uds" "$BYTES" 170 >"$work/host.log" 2>&1 &
+pids+=($!); host=$!
+for _ in $(seq 100); do [ -S "$sock" ] && [ -S "${uds}_5000" ] && break; sleep 0.05; done
+
+timeout 180 qemu-system-x86_64 -M microvm,memory-backend=mem -accel tcg -m 256M -smp 1 \
+  -object memory-backend-memfd,id=mem,size=256M,share=on \
+  -nodefaults -no-user-config -nographic -no-reboot \
+  -serial stdio \
+  -kernel "$kernel" -initrd "$work/initrd.gz" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=4" \
+  -chardev socket,id=vs,path="$sock" -device vhost-user-vsock-device,chardev=vs \
+  </dev/null >"$work/console.log" 2>"$work/qemu.log"
+qrc=$?
+host_rc=0; wait "$host" || host_rc=$?
+# QEMU is gone: the back end must notice the disconnect and exit by itself.
+backend_rc=timeout
+for _ in $(seq 50); do
+  if ! kill -0 "$backend" 2>/dev/null; then wait "$backend"; backend_rc=$?; break; fi
+  sleep 0.1
+done
+
+echo "--- console (tail)"; tail -n 15 "$work/console.log"
+echo "--- host"; cat "$work/host.log"
+echo "--- back end"; cat "$work/backend.log"
+[ -s "$work/qemu.log" ] && { echo "--- qemu"; tail -n 5 "$work/qemu.log"; }
+passed=0 failed=0
+check() { if eval "$2"; then echo "PASS $1"; passed=$((passed+1)); else echo "FAIL $1"; failed=$((failed+1)); fi; }
+check "qemu booted and powered off (rc $qrc)" '[ "$qrc" -eq 0 ]'
+check "guest->host over AF_VSOCK to <uds>_5000, checked both ways" \
+  'grep -q "probe: guest->host OK" "$work/console.log" && grep -q "vsock_host: guest->host OK" "$work/host.log"'
+check "host->guest via CONNECT 6000 on the hybrid socket, checked both ways" \
+  'grep -q "probe: host->guest OK" "$work/console.log" && grep -q "vsock_host: host->guest OK" "$work/host.log"'
+check "host side exited 0" '[ "$host_rc" -eq 0 ]'
+check "back end exited cleanly when QEMU went away (rc $backend_rc)" '[ "$backend_rc" = 0 ]'
+check "back end removed its sockets" '[ ! -e "$sock" ] && [ ! -e "$uds" ]'
+result $passed $failed 0
