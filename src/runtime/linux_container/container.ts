@@ -84,6 +84,8 @@ export class Container {
       await mountRootfs(o.bundle, o.rootfs);
       await c.#startProcess(c.init, (opts) => c.#runtime.create(o.bundle, opts));
     } catch (err) {
+      // Whatever a failed create left in the runtime's state goes too.
+      await c.#runtime.delete(o.id, true).catch(() => {});
       await c.init.io?.close();
       unmountRootfs(o.bundle);
       await Deno.remove(c.#workDir, { recursive: true }).catch(() => {});

@@ -1,8 +1,9 @@
 /**
  * OOM detection for one container: on cgroup v1 an eventfd registered on
- * memory.oom_control, on v2 changes of memory.events. Either way an event
- * counts only when the oom_kill counter grew, because v1 also signals the
- * eventfd when the cgroup is removed.
+ * memory.oom_control, on v2 changes of memory.events. A v1 event arrives
+ * when the cgroup goes under OOM, before the kill is counted, so it counts
+ * as long as the cgroup still exists (v1 also signals the eventfd when the
+ * cgroup is removed); a v2 change counts when the oom_kill counter grew.
  * @module
  */
 import { Canceller, oomEventFdV1, type RawFd } from "../../os/mod.ts";
@@ -55,7 +56,9 @@ export class OomWatcher {
   async #watchEventFd(efd: RawFd, onOom: () => void): Promise<void> {
     const buf = new Uint8Array(8);
     try {
-      while ((await efd.read(buf, this.#cancel)) === 8) await this.#check(onOom);
+      while ((await efd.read(buf, this.#cancel)) === 8) {
+        if (await Deno.stat(this.#file).then(() => true, () => false)) onOom();
+      }
     } catch {
       // Cancelled, or the fd went away with the cgroup.
     }
