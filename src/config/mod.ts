@@ -33,8 +33,16 @@ export const DEFAULT_CONFIG_PATH = "/etc/joey/configuration.toml";
 /** The prefix of the pod annotations that override configuration keys. */
 export const ANNOTATION_PREFIX = "io.joey.config.";
 
-/** Where a value came from. */
-export type ValueSource = "default" | `file:${string}` | `env:${string}` | `annotation:${string}`;
+/**
+ * Where a value came from; "flag:<--name>" is a `joey` command-line flag
+ * (e.g. `joey run --runtime`).
+ */
+export type ValueSource =
+  | "default"
+  | `file:${string}`
+  | `env:${string}`
+  | `annotation:${string}`
+  | `flag:${string}`;
 
 /** The effective configuration, where each leaf key came from, and the file read (if any). */
 export interface LoadedConfig {
@@ -310,5 +318,30 @@ export function applyAnnotations(
     setValue(out.config, key, value);
     out.sources[key] = `annotation:${annotation}`;
   }
+  return out;
+}
+
+/**
+ * Overrides one key with a string (a command-line flag's value), parsed and
+ * checked as an annotation would be. Returns a new LoadedConfig.
+ */
+export function applyOverride(
+  loaded: LoadedConfig,
+  key: string,
+  text: string,
+  source: ValueSource,
+): LoadedConfig {
+  const spec = KEY_MAP.get(key);
+  if (!spec) throw new ConfigError(`"${key}" is not a configuration key`, { key });
+  const value = parseValue(spec, text);
+  if (isProblem(value)) {
+    throw new ConfigError(`${source}: invalid value for "${key}": ${value.problem}`, { key });
+  }
+  const out: LoadedConfig = {
+    config: structuredClone(loaded.config),
+    sources: { ...loaded.sources, [key]: source },
+    path: loaded.path,
+  };
+  setValue(out.config, key, value);
   return out;
 }

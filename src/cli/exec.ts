@@ -1,0 +1,95 @@
+/**
+ * `joey exec <id> [-- CMD…]`: a command inside a running sandbox or
+ * container, for debugging. A virt-container sandbox is found by its state
+ * directory, `<runtime.state_dir>/<sandbox-id>/`; a linux-container
+ * container by the OCI runtime's state, `<linux_container.root>/<ns>/<id>/`,
+ * where the command runs through `<oci_runtime> exec`.
+ * @module
+ */
+import type { JoeyConfig } from "../config/mod.ts";
+import { JoeyError } from "../errors.ts";
+import { loadForCli, type Output } from "./common.ts";
+import { parseFlags, UsageError } from "./usage.ts";
+
+/** Where an id was found. */
+export type ExecTarget =
+  | { kind: "sandbox"; dir: string }
+  | { kind: "linux-container"; root: string; namespace: string };
+
+async function isDir(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((i) => i.isDirectory, () => false);
+}
+
+/** Finds the sandbox or container named id; throws NotFound saying where it looked. */
+export async function findTarget(
+  config: JoeyConfig,
+  id: string,
+  namespace?: string,
+): Promise<ExecTarget> {
+  const stateDir = config.runtime.state_dir;
+  const sandbox = `${stateDir}/${id}`;
+  if (await isDir(sandbox)) return { kind: "sandbox", dir: sandbox };
+  const root = config.linux_container.root;
+  const namespaces: string[] = [];
+  if (namespace !== undefined) namespaces.push(namespace);
+  else {
+    try {
+      for await (const e of Deno.readDir(root)) if (e.isDirectory) namespaces.push(e.name);
+    } catch { /* no containers at all */ }
+  }
+  for (const ns of namespaces.sort()) {
+    if (await isDir(`${root}/${ns}/${id}`)) {
+      return { kind: "linux-container", root: `${root}/${ns}`, namespace: ns };
+    }
+  }
+  throw new JoeyError(
+    "NotFound",
+    `no sandbox or container "${id}": not in ${stateDir}/ (virt-container sandboxes) nor in ` +
+      `${root}/${namespace ?? "*"}/ (linux-container containers)`,
+  );
+}
+
+/** The `exec` command: the command's exit status, or 1 with a message. */
+export async function execCommand(args: string[], _out: Output): Promise<number> {
+  const { values, positionals } = parseFlags("exec", args, {
+    tty: { type: "boolean", short: "t" },
+    "no-tty": { type: "boolean", short: "T" },
+    namespace: { type: "string" },
+    config: { type: "string" },
+  });
+  const [id, ...command] = positionals;
+  if (!id) throw new UsageError("exec", "missing the sandbox or container id");
+  if (values.tty && values["no-tty"]) throw new UsageError("exec", "give -t or -T, not both");
+  const tty = values.tty ?? (!values["no-tty"] && Deno.stdin.isTerminal());
+  const loaded = await loadForCli(values.config);
+  const target = await findTarget(loaded.config, id, values.namespace);
+  if (target.kind === "sandbox") {
+    // The agent client (src/agent/) and the virt-container runtime are not in this build yet.
+    throw new JoeyError(
+      "Unavailable",
+      `sandbox "${id}" found at ${target.dir}, but exec into a VM needs the virt-container ` +
+        `runtime's agent client, which this build does not have yet`,
+    );
+  }
+  const argv = command.length ? command : ["/bin/sh"];
+  const oci = loaded.config.linux_container.oci_runtime;
+  const child = new Deno.Command(oci, {
+    args: ["--root", target.root, "exec", ...(tty ? ["-t"] : []), id, ...argv],
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const status = await child.status;
+  return status.signal ? 128 + signalNumber(status.signal) : status.code;
+}
+
+function signalNumber(sig: Deno.Signal): number {
+  const table: Partial<Record<Deno.Signal, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGTERM: 15,
+  };
+  return table[sig] ?? 0;
+}
