@@ -39,6 +39,8 @@ export interface TaskServiceOptions {
   onShutdown: (now: boolean) => void;
   /** Version string for Connect. */
   version: string;
+  /** Debug log of every RPC with its duration. */
+  log?: { debug(msg: string, fields?: Record<string, unknown>): void };
 }
 
 interface ProcessKey {
@@ -105,8 +107,16 @@ export class TaskService {
             `ttrpc: error unmarshalling ${name}: ${err instanceof Error ? err.message : err}`,
           );
         }
-        const out = await fn(req);
-        return out === null ? EMPTY : resType.encode(out);
+        const started = performance.now();
+        try {
+          const out = await fn(req);
+          return out === null ? EMPTY : resType.encode(out);
+        } finally {
+          this.#opts.log?.debug("rpc", {
+            method: name.replace(/Request$/, ""),
+            ms: (performance.now() - started).toFixed(1),
+          });
+        }
       };
     };
     return {

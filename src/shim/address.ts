@@ -4,8 +4,6 @@
  * a container belongs to.
  * @module
  */
-import { createHash } from "node:crypto";
-import { posix } from "node:path";
 
 /** Where containerd 1.6 expects shim sockets. */
 export const SOCKET_ROOT = "/run/containerd/s";
@@ -17,11 +15,33 @@ export function shimGroup(id: string, annotations: Record<string, string>): stri
     id;
 }
 
+/** Joins and cleans path parts as Go's filepath.Join does (no node:path: start-up cost). */
+export function joinPath(...parts: string[]): string {
+  const joined = parts.filter(Boolean).join("/");
+  const out: string[] = [];
+  for (const seg of joined.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") {
+      if (out.length && out[out.length - 1] !== "..") out.pop();
+      else if (!joined.startsWith("/")) out.push("..");
+    } else out.push(seg);
+  }
+  const body = out.join("/");
+  return joined.startsWith("/") ? `/${body}` : body || ".";
+}
+
 /** The socket address (unix://…) for a group. */
-export function socketAddress(containerdAddress: string, namespace: string, group: string): string {
-  const path = posix.join(containerdAddress, namespace, group);
-  const digest = createHash("sha256").update(path).digest("hex");
-  return `unix://${SOCKET_ROOT}/${digest}`;
+export async function socketAddress(
+  containerdAddress: string,
+  namespace: string,
+  group: string,
+): Promise<string> {
+  const path = joinPath(containerdAddress, namespace, group);
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(path)),
+  );
+  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `unix://${SOCKET_ROOT}/${hex}`;
 }
 
 /** The filesystem path of a unix:// address. */

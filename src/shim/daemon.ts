@@ -5,12 +5,7 @@
  * gracefully on SIGTERM/SIGINT.
  * @module
  */
-import { loadConfig } from "../config/mod.ts";
 import { errorMessage } from "../errors.ts";
-import { RuntimeSelector } from "../runtime/registry.ts";
-import { EventPublisher } from "../service/events.ts";
-import { TASK_SERVICE, TaskService } from "../service/task_service.ts";
-import { TtrpcServer } from "../ttrpc/server.ts";
 import type { ShimFlags } from "./flags.ts";
 import { log } from "./log.ts";
 import { VERSION } from "./self.ts";
@@ -35,17 +30,43 @@ async function openLogFifo(bundle: string): Promise<Deno.FsFile | null> {
   }
 }
 
-/** Runs the daemon until shutdown; returns the exit code. */
+/**
+ * Runs the daemon until shutdown; returns the exit code. The socket is bound
+ * and `start` told first, and the service modules load afterwards: containerd's
+ * first request waits in the socket's backlog meanwhile, so loading overlaps
+ * with `start` exiting and containerd connecting.
+ */
 export async function runDaemon(flags: ShimFlags): Promise<number> {
   const bundle = Deno.cwd();
+  let listener: Deno.UnixListener;
+  try {
+    await Deno.remove(flags.socket).catch(() => {});
+    listener = Deno.listen({ transport: "unix", path: flags.socket });
+    await Deno.chmod(flags.socket, 0o600);
+  } catch (err) {
+    await report(`error cannot listen on ${flags.socket}: ${errorMessage(err)}`);
+    return 1;
+  }
+  await report(`ready ${Deno.pid}`);
+
   const logFile = await openLogFifo(bundle);
   log.setSink(logFile);
   if (flags.debug) log.setLevel("debug");
   const shimLog = log.with({ namespace: flags.namespace, id: flags.id });
 
-  let listener: Deno.UnixListener;
-  let service: TaskService;
-  let selector: RuntimeSelector;
+  const [
+    { loadConfig },
+    { RuntimeSelector },
+    { EventPublisher },
+    { TASK_SERVICE, TaskService },
+    { TtrpcServer },
+  ] = await Promise.all([
+    import("../config/mod.ts"),
+    import("../runtime/registry.ts"),
+    import("../service/events.ts"),
+    import("../service/task_service.ts"),
+    import("../ttrpc/server.ts"),
+  ]);
   const events = new EventPublisher(
     Deno.env.get("TTRPC_ADDRESS") || DEFAULT_TTRPC_ADDRESS,
     flags.namespace,
@@ -57,6 +78,8 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
   let stopping = false;
+  // deno-lint-ignore prefer-const
+  let selector: InstanceType<typeof RuntimeSelector>;
 
   const stop = async (reason: string) => {
     if (stopping) return;
@@ -76,27 +99,25 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
   try {
     const loaded = await loadConfig();
     if (loaded.config.runtime.debug) log.setLevel("debug");
-    service = new TaskService({
+    const service = new TaskService({
       namespace: flags.namespace,
       events,
-      runtimes: {
-        select: (id, spec) => selector.select(id, spec),
-      },
+      runtimes: { select: (id, spec) => selector.select(id, spec) },
       onShutdown: () => setTimeout(() => stop("Shutdown"), 10),
       version: VERSION,
+      log: shimLog,
     });
     selector = new RuntimeSelector(loaded, {
       exited: (exit) => service.processExited(exit),
       oom: (id) => service.oom(id),
     }, flags.namespace);
     server.register(TASK_SERVICE, service.methods());
-    await Deno.remove(flags.socket).catch(() => {});
-    listener = Deno.listen({ transport: "unix", path: flags.socket });
-    await Deno.chmod(flags.socket, 0o600);
   } catch (err) {
+    // Configuration errors: containerd's requests fail and the log says why.
     shimLog.error("shim daemon failed to start", { error: err });
-    await report(`error ${errorMessage(err)}`);
     await log.flush();
+    listener.close();
+    await Deno.remove(flags.socket).catch(() => {});
     return 1;
   }
 
@@ -105,7 +126,6 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
   }
   shimLog.info("shim daemon serving", { socket: flags.socket, pid: Deno.pid });
   const serving = server.serve(listener);
-  await report(`ready ${Deno.pid}`);
   const code = await exited;
   await serving.catch(() => {});
   logFile?.close();

@@ -20,32 +20,37 @@ function quote(value: string): string {
 }
 
 /** A logger with fixed fields (e.g. runtime, namespace, id). */
+/** What a logger and the children made with `with` share. */
+interface Output {
+  sink: LogSink | null;
+  level: Level;
+  tail: Promise<unknown>;
+}
+
 export class Logger {
-  #sink: LogSink | null;
-  #level: Level;
+  #out: Output;
   #fields: Record<string, string>;
-  #tail: Promise<unknown> = Promise.resolve();
   #encoder = new TextEncoder();
 
   constructor(sink: LogSink | null, level: Level = "info", fields: Record<string, string> = {}) {
-    this.#sink = sink;
-    this.#level = level;
+    this.#out = { sink, level, tail: Promise.resolve() };
     this.#fields = fields;
   }
 
-  /** A logger with extra fields, sharing this one's sink and level. */
+  /** A logger with extra fields, sharing this one's sink, level and ordering. */
   with(fields: Record<string, string>): Logger {
-    const child = new Logger(this.#sink, this.#level, { ...this.#fields, ...fields });
+    const child = new Logger(null, "info", { ...this.#fields, ...fields });
+    child.#out = this.#out;
     return child;
   }
 
-  /** Replaces the sink (e.g. once the log FIFO is open). */
+  /** Replaces the sink (e.g. once the log FIFO is open), for this logger and its children. */
   setSink(sink: LogSink | null): void {
-    this.#sink = sink;
+    this.#out.sink = sink;
   }
 
   setLevel(level: Level): void {
-    this.#level = level;
+    this.#out.level = level;
   }
 
   debug(msg: string, fields?: Record<string, unknown>) {
@@ -63,11 +68,12 @@ export class Logger {
 
   /** Resolves once every line so far has been written. */
   flush(): Promise<unknown> {
-    return this.#tail;
+    return this.#out.tail;
   }
 
   #log(level: Level, msg: string, fields: Record<string, unknown> = {}) {
-    if (ORDER[level] < ORDER[this.#level] || !this.#sink) return;
+    const out = this.#out;
+    if (ORDER[level] < ORDER[out.level] || !out.sink) return;
     const parts = [
       `time="${new Date().toISOString()}"`,
       `level=${level}`,
@@ -77,9 +83,9 @@ export class Logger {
       parts.push(`${k}=${quote(v instanceof Error ? v.message : String(v))}`);
     }
     const line = this.#encoder.encode(parts.join(" ") + "\n");
-    const sink = this.#sink;
+    const sink = out.sink;
     // Lines are written in order; a broken sink must never take the shim down.
-    this.#tail = this.#tail.then(() => sink.write(line)).catch(() => {});
+    out.tail = out.tail.then(() => sink.write(line)).catch(() => {});
   }
 }
 

@@ -3,14 +3,13 @@
  * executable runs as is; under Deno it is `deno run -A <main.ts>`.
  * @module
  */
-import { fileURLToPath } from "node:url";
 
 /** The argv prefix that runs this program again. */
 export function selfCommand(): string[] {
   const exe = Deno.execPath();
   const mainUrl = new URL("../../main.ts", import.meta.url);
   if (/(^|\/)deno$/.test(exe) && mainUrl.protocol === "file:") {
-    return [exe, "run", "-A", "--cached-only", "--no-prompt", fileURLToPath(mainUrl)];
+    return [exe, "run", "-A", "--cached-only", "--no-prompt", decodeURIComponent(mainUrl.pathname)];
   }
   return [exe];
 }

@@ -53,7 +53,7 @@ export async function runStart(flags: ShimFlags): Promise<number> {
   // configuration from TOML instead, but the pipe must be drained.
   const options = Deno.stdin.isTerminal() ? new Uint8Array() : await readAll(Deno.stdin.readable);
   const group = shimGroup(flags.id, await bundleAnnotations(bundle));
-  const address = socketAddress(flags.address, flags.namespace, group);
+  const address = await socketAddress(flags.address, flags.namespace, group);
   const path = socketPath(address);
 
   if (await socketIsLive(path)) {

@@ -109,16 +109,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.trac
   level = "info"
 `,
     );
-    const log = await Deno.open(`${dir}/containerd.log`, { write: true, create: true });
-    const child = new Deno.Command("containerd", {
-      args: ["--config", `${dir}/config.toml`],
+    // containerd logs to stderr; the shell sends it to a file kept for failure reports.
+    const child = new Deno.Command("sh", {
+      args: ["-c", 'exec containerd --config "$1/config.toml" 2>>"$1/containerd.log"', "sh", dir],
       env: { PATH: `${binDir}:${Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"}` },
       stdin: "null",
       stdout: "null",
-      stderr: "piped",
+      stderr: "null",
     }).spawn();
-    // containerd logs to stderr: keep it in a file for failure reports.
-    child.stderr.pipeTo(log.writable).catch(() => {});
     const namespace = options.namespace ?? `joeytest${Math.random().toString(36).slice(2, 8)}`;
     const ctd = new Containerd(dir, child, binDir, namespace);
     try {
@@ -196,8 +194,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.trac
   }
 
   /** The socket a shim for this container group would use. */
-  shimSocket(group: string, namespace = this.namespace): string {
-    return socketPath(socketAddress(this.address, namespace, group));
+  async shimSocket(group: string, namespace = this.namespace): Promise<string> {
+    return socketPath(await socketAddress(this.address, namespace, group));
   }
 
   /** Shim processes (either runtime) serving this containerd. */
@@ -213,7 +211,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.trac
     const found: string[] = [];
     for (const pid of await this.shimProcesses()) found.push(`shim process ${pid}`);
     for (const id of ids) {
-      const sock = this.shimSocket(id);
+      const sock = await this.shimSocket(id);
       if (await exists(sock)) found.push(`shim socket ${sock} (${id})`);
       for (const root of ["/run/joey/runc", "/run/containerd/runc"]) {
         if (await exists(`${root}/${this.namespace}/${id}`)) {
