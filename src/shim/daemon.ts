@@ -78,7 +78,6 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
   let stopping = false;
-  // deno-lint-ignore prefer-const
   let selector: InstanceType<typeof RuntimeSelector>;
 
   const stop = async (reason: string) => {
