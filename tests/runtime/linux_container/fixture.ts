@@ -120,6 +120,8 @@ export class Fixture {
   readonly recorder = new Recorder();
   readonly handler: RuntimeHandler;
   readonly config: JoeyConfig;
+  /** The parent cgroup of this fixture's containers, removed by dispose(). */
+  readonly cgroupParent = `/joey-test-${Date.now().toString(36)}${counter++}`;
   #bundles: Bundle[] = [];
 
   private constructor(
@@ -166,7 +168,7 @@ export class Fixture {
     config.process.terminal = !!spec.terminal;
     config.process.args = spec.args;
     config.root = { path: "rootfs", readonly: false };
-    const cgroupsPath = `/joey-test/${id}`;
+    const cgroupsPath = `${this.cgroupParent}/${id}`;
     config.linux.cgroupsPath = cgroupsPath;
     if (spec.memoryLimit) {
       config.linux.resources = { ...config.linux.resources, memory: { limit: spec.memoryLimit } };
@@ -231,6 +233,12 @@ export class Fixture {
         .output().catch(() => {});
     }
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    // The runtime made the parent cgroup in every hierarchy; rmdir empties it.
+    for (const entry of await Array.fromAsync(Deno.readDir("/sys/fs/cgroup"))) {
+      for (const base of [`/sys/fs/cgroup/${entry.name}`, "/sys/fs/cgroup"]) {
+        await Deno.remove(`${base}${this.cgroupParent}`).catch(() => {});
+      }
+    }
   }
 }
 
