@@ -209,7 +209,11 @@ export class Container {
       try {
         await this.#runtime.kill(this.id, signal, all);
       } catch (err) {
-        if (this.init.state === "stopped") this.init.expectAlive();
+        // The init exited (and was reaped) while its exit is still being reported.
+        const gone = await Deno.stat(`/proc/${this.init.pid}`).then(() => false, () => true);
+        if (gone || /not running|stopped/i.test(String(err))) {
+          throw new JoeyError("NotFound", `${proc.name}: process already finished`);
+        }
         throw err;
       }
       return;
@@ -248,12 +252,13 @@ export class Container {
 
   /** Removes everything the container made; kills what still runs. */
   async #destroy(): Promise<void> {
+    // First, so that neither a kill nor the cgroup's removal reads as an OOM.
+    await this.#oom?.close();
+    this.#oom = null;
     await this.#runtime.delete(this.id, true).catch((err) => {
       if (!/not ?exist|not found/i.test(String(err))) throw err;
     });
     if (this.init.pid > 0) await within(this.init.exited, REAP_MS);
-    await this.#oom?.close();
-    this.#oom = null;
     for (const p of [this.init, ...this.execs.values()]) await p.io?.close();
     unmountRootfs(this.bundle);
     await Deno.remove(this.#workDir, { recursive: true }).catch(() => {});
