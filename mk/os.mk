@@ -1,7 +1,7 @@
 # ffi/os: the small C helper library behind src/os/ (Deno.dlopen), and its
 # C test under ASan/UBSan.
 OS_SRCS := $(wildcard ffi/os/src/*.c)
-OS_HDRS := $(wildcard ffi/os/include/*.h)
+OS_HDRS := $(wildcard ffi/os/include/*.h ffi/os/src/*.h)
 OS_LIB := $(BUILD_DIR)/os/libjoeyos.so
 OS_TEST := $(BUILD_DIR)/os/os_test
 

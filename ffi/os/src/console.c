@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "joey_os.h"
+#include "fd.h"
 
 int joey_os__console_listen(const char *path)
 {
@@ -78,21 +79,12 @@ static int console__recv_fd(int conn)
 /* Accepts the runtime's connection and returns the pty master it sends. */
 int joey_os__console_recv(int listen_fd, int cancel_fd)
 {
-	struct pollfd p[2] = {
-		{ .fd = listen_fd, .events = POLLIN },
-		{ .fd = cancel_fd, .events = POLLIN },
-	};
-	int conn, fd;
+	int conn, fd, rc;
 
 	for (;;) {
-		int n = poll(p, cancel_fd >= 0 ? 2 : 1, -1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (p[1].revents)
-			return -ECANCELED;
+		rc = os_fd__wait(listen_fd, POLLIN, cancel_fd);
+		if (rc < 0)
+			return rc;
 		conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn >= 0)
 			break;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "joey_os.h"
+#include "fd.h"
 
 int joey_os__close(int fd)
 {
@@ -61,8 +62,7 @@ int joey_os__open(const char *path, int flags, int mode)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Waits until fd has `events` or cancel_fd (if >= 0) is signalled. */
-static int fd__wait(int fd, short events, int cancel_fd)
+int os_fd__wait(int fd, short events, int cancel_fd)
 {
 	struct pollfd p[2] = {
 		{ .fd = fd, .events = events },
@@ -88,7 +88,7 @@ static int fd__wait(int fd, short events, int cancel_fd)
 int joey_os__read(int fd, int cancel_fd, uint8_t *buf, size_t len)
 {
 	for (;;) {
-		int rc = fd__wait(fd, POLLIN, cancel_fd);
+		int rc = os_fd__wait(fd, POLLIN, cancel_fd);
 		ssize_t n;
 
 		if (rc < 0)
@@ -107,7 +107,7 @@ int joey_os__write(int fd, int cancel_fd, const uint8_t *buf, size_t len)
 	size_t done = 0;
 
 	while (done < len) {
-		int rc = fd__wait(fd, POLLOUT, cancel_fd);
+		int rc = os_fd__wait(fd, POLLOUT, cancel_fd);
 		ssize_t n;
 
 		if (rc < 0)
