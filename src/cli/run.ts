@@ -7,7 +7,13 @@
  * exits with the container's exit status.
  * @module
  */
-import { applyOverride, type JoeyConfig, type LoadedConfig } from "../config/mod.ts";
+import {
+  applyOverride,
+  ConfigError,
+  type JoeyConfig,
+  KEY_MAP,
+  type LoadedConfig,
+} from "../config/mod.ts";
 import { JoeyError } from "../errors.ts";
 import type { RuntimeFactory, RuntimeHandler } from "../runtime/mod.ts";
 import { loadForCli, type Output } from "./common.ts";
@@ -146,11 +152,16 @@ export async function runCommand(args: string[], out: Output): Promise<number> {
     throw new UsageError("run", `bad --name "${values.name}"`);
   }
   let loaded: LoadedConfig = await loadForCli(values.config);
-  if (values.runtime !== undefined) {
-    loaded = applyOverride(loaded, "runtime.name", values.runtime, "flag:--runtime");
-  }
-  if (values.hypervisor !== undefined) {
-    loaded = applyOverride(loaded, "hypervisor.name", values.hypervisor, "flag:--hypervisor");
+  for (const [flag, key] of [["runtime", "runtime.name"], ["hypervisor", "hypervisor.name"]]) {
+    const value = values[flag as "runtime" | "hypervisor"];
+    if (value === undefined) continue;
+    try {
+      loaded = applyOverride(loaded, key!, value, `flag:--${flag}`);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const spec = KEY_MAP.get(key!)!;
+      throw new UsageError("run", `bad --${flag} "${value}": expected ${spec.enum!.join(", ")}`);
+    }
   }
   const config: JoeyConfig = loaded.config;
   const tty = values.tty ?? false;

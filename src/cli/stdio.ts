@@ -22,22 +22,28 @@ class FifoEnd {
   readonly path: string;
   readonly opened: Promise<Deno.FsFile>;
   #write: boolean;
+  #settled = false;
   constructor(path: string, write: boolean) {
     this.path = path;
     this.#write = write;
     this.opened = Deno.open(path, write ? { write: true } : { read: true });
-    this.opened.catch(() => {});
+    this.opened.then(() => this.#settled = true, () => this.#settled = true);
   }
 
-  /** Completes a pending open by opening (and closing) the peer end. */
+  /**
+   * Completes an open still waiting for its peer (Create failed) by opening
+   * the peer end ourselves; an open that completed is left to its copy,
+   * which closes it.
+   */
   async unblock(): Promise<void> {
+    if (this.#settled) return;
     try {
       const peer = await Deno.open(this.path, this.#write ? { read: true } : { write: true });
       peer.close();
-    } catch { /* already open, or gone */ }
+    } catch { /* gone */ }
     try {
       (await this.opened).close();
-    } catch { /* closed or failed */ }
+    } catch { /* failed */ }
   }
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import { VERSION } from "../shim/self.ts";
+import { isCompiled } from "../config/assets.ts";
 import { noPositionals, type Output } from "./common.ts";
 import { parseFlags } from "./usage.ts";
 
@@ -21,8 +22,7 @@ export interface VersionInfo {
 
 /** What this program is. */
 export function versionInfo(): VersionInfo {
-  // A compiled executable runs under its own name, never as "deno".
-  const compiled = !/(^|\/)deno$/.test(Deno.execPath());
+  const compiled = isCompiled();
   return {
     version: VERSION,
     runtime_type: "io.containerd.joey.v2",

@@ -91,3 +91,45 @@ export function resolveAssets(
     vmmLibrary: locateAsset("vmmLibrary", section.vmm_library ?? "", env),
   };
 }
+
+/** True inside a `deno compile` executable (it never runs under the name "deno"). */
+export function isCompiled(): boolean {
+  return !/(^|\/)deno$/.test(Deno.execPath());
+}
+
+/** Where extracted embedded files go: $JOEY_CACHE_DIR, else /var/cache/joey (root) or ~/.cache/joey. */
+export function extractionCacheDir(env: Record<string, string | undefined> = Deno.env.toObject()) {
+  if (env.JOEY_CACHE_DIR) return env.JOEY_CACHE_DIR;
+  if (Deno.uid() === 0) return "/var/cache/joey";
+  return `${env.XDG_CACHE_HOME ?? `${env.HOME ?? "/tmp"}/.cache`}/joey`;
+}
+
+/**
+ * A real file for path. Inside a compiled executable, embedded files live in
+ * a virtual file system that Deno.dlopen and child processes (QEMU) cannot
+ * see, so they are copied once into a content-addressed cache,
+ * `<cache>/<sha256>/<name>` (directories 0700, owned by the user running
+ * joey, root for the shim), and that path is returned. Elsewhere the path is
+ * returned as is, unless options.force (tests).
+ */
+export async function materialize(
+  path: string,
+  options: { force?: boolean; cacheDir?: string } = {},
+): Promise<string> {
+  if (!options.force && !isCompiled()) return path;
+  const bytes = await Deno.readFile(path);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const root = options.cacheDir ?? extractionCacheDir();
+  const dir = `${root}/${hex}`;
+  const target = `${dir}/${path.slice(path.lastIndexOf("/") + 1)}`;
+  const existing = await Deno.stat(target).catch(() => null);
+  if (existing?.isFile && existing.size === bytes.length) return target;
+  await Deno.mkdir(root, { recursive: true, mode: 0o700 });
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  // Write beside, then rename: a concurrent shim never sees a half-written library.
+  const tmp = `${target}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeFile(tmp, bytes, { mode: 0o500 });
+  await Deno.rename(tmp, target);
+  return target;
+}
