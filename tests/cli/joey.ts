@@ -1,0 +1,67 @@
+/**
+ * Runs the `joey` CLI as an operator does: `main.ts` on the pinned Deno in
+ * a child process (or any executable given), with bounded time.
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+export const DENO = Deno.env.get("JOEY_DENO") || `${REPO}/.tools/bin/deno`;
+
+/** What a joey invocation gave. */
+export interface JoeyResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of one invocation. */
+export interface JoeyOptions {
+  stdin?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Run this executable instead of main.ts on Deno (an installed or compiled joey). */
+  executable?: string;
+  cwd?: string;
+}
+
+/** The argv that runs joey from this checkout. */
+export function joeyCommand(args: string[]): [string, string[]] {
+  return [DENO, ["run", "-A", "--cached-only", "--no-prompt", `${REPO}/main.ts`, ...args]];
+}
+
+/** Runs joey with args; never throws for a non-zero exit. */
+export async function joey(args: string[], options: JoeyOptions = {}): Promise<JoeyResult> {
+  const [cmd, argv] = options.executable ? [options.executable, args] : joeyCommand(args);
+  const child = new Deno.Command(cmd, {
+    args: argv,
+    cwd: options.cwd ?? REPO,
+    env: { JOEY_CONFIG: "", ...options.env },
+    stdin: options.stdin !== undefined ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(options.stdin));
+    await w.close();
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+  }, options.timeoutMs ?? 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Why tests that run containers cannot run here, or null when they can. */
+export async function containerSkipReason(): Promise<string | null> {
+  if (Deno.uid() !== 0) return "needs root to run containers";
+  for (const bin of ["/usr/sbin/runc", "/bin/busybox"]) {
+    if (!(await Deno.stat(bin).then(() => true, () => false))) return `${bin} is missing`;
+  }
+  return null;
+}
