@@ -11,7 +11,7 @@ suite_result() { echo "$1 $2 ${3:-0}" >"$JOEY_RESULT_FILE"; }
 deno_suite() {
   local log
   log=$(mktemp)
-  "$DENO" test -A --no-check=remote "$@" 2>&1 | tee "$log"
+  NO_COLOR=1 "$DENO" test -A --no-check=remote "$@" 2>&1 | tee "$log"
   # Deno's summary: "ok | 12 passed (3 steps) | 0 failed | 2 ignored (4s)"
   local line passed failed ignored
   line=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1)
