@@ -54,7 +54,7 @@ export async function execCommand(args: string[], _out: Output): Promise<number>
   const { values, positionals } = parseFlags("exec", args, {
     tty: { type: "boolean", short: "t" },
     "no-tty": { type: "boolean", short: "T" },
-    namespace: { type: "string" },
+    ns: { type: "string" },
     config: { type: "string" },
   });
   const [id, ...command] = positionals;
@@ -62,7 +62,7 @@ export async function execCommand(args: string[], _out: Output): Promise<number>
   if (values.tty && values["no-tty"]) throw new UsageError("exec", "give -t or -T, not both");
   const tty = values.tty ?? (!values["no-tty"] && Deno.stdin.isTerminal());
   const loaded = await loadForCli(values.config);
-  const target = await findTarget(loaded.config, id, values.namespace);
+  const target = await findTarget(loaded.config, id, values.ns);
   if (target.kind === "sandbox") {
     // The agent client (src/agent/) and the virt-container runtime are not in this build yet.
     throw new JoeyError(

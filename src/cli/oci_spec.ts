@@ -120,8 +120,8 @@ export function buildSpec(o: SpecOptions): Record<string, unknown> {
       })),
     ],
     linux: {
-      // The OCI runtime's cgroupfs driver makes this below every controller.
-      cgroupsPath: `/joey/${o.id}`,
+      // No cgroupsPath: the OCI runtime then uses /<id> in each hierarchy and
+      // removes it at delete, leaving no parent directory behind.
       namespaces: ["pid", "ipc", "uts", "mount", "network"].map((type) => ({ type })),
       maskedPaths: [
         "/proc/acpi",
