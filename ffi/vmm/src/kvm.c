@@ -46,6 +46,14 @@ static const struct {
 	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
 };
 
+int kvm__require_cap(int kvm_fd, int cap, const char *name, char *err, size_t errlen)
+{
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap) > 0)
+		return 0;
+	snprintf(err, errlen, "%s lacks the capability %s", KVM_DEV, name);
+	return -ENOTSUP;
+}
+
 int kvm__check_caps(int kvm_fd, char *err, size_t errlen)
 {
 	int version = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
@@ -56,11 +64,11 @@ int kvm__check_caps(int kvm_fd, char *err, size_t errlen)
 		return -ENOTSUP;
 	}
 	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
-		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
-			snprintf(err, errlen, "%s lacks the capability %s", KVM_DEV,
-				 required_caps[i].name);
-			return -ENOTSUP;
-		}
+		int rc = kvm__require_cap(kvm_fd, required_caps[i].cap, required_caps[i].name, err,
+					  errlen);
+
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
