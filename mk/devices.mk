@@ -33,6 +33,8 @@ DEV_FUZZERS := $(patsubst %,$(BUILD_DIR)/devices/fuzz/%,$(DEV_FUZZ_NAMES))
 DEV_VMM_AR := $(BUILD_DIR)/vmm/libjoeyvmm.a
 DEV_VMM_SAN_AR := $(BUILD_DIR)/vmm-san/libjoeyvmm.a
 FUZZ_SECONDS ?= 10
+DEV_VM_DEFS = -DDEV_GUEST_DIR='"$(BUILD_DIR)/devices/guests"' -DVMM_GUEST_DIR='"$(BUILD_DIR)/vmm/guests"' \
+	-DBUILD_DIR='"$(BUILD_DIR)"'
 FUZZ_CC := clang-14
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
 	-fsanitize=fuzzer-no-link,address,undefined -Iffi/vmm/include -Iffi/vmm/src
@@ -80,16 +82,19 @@ $(BUILD_DIR)/devices/tests/unit_%-san: tests/devices/unit_%.c tests/devices/dev_
 
 $(BUILD_DIR)/devices/tests/vm_%: tests/devices/vm_%.c tests/devices/dev_test.h tests/vmm/harness.c $(DEV_VMM_AR)
 	@mkdir -p $(@D)
-	$(CC) $(DEV_CFLAGS) -Itests/devices -Itests/vmm -DDEV_GUEST_DIR='"$(BUILD_DIR)/devices/guests"' \
+	$(CC) $(DEV_CFLAGS) -Itests/devices -Itests/vmm $(DEV_VM_DEFS) \
 		-o $@ $< tests/vmm/harness.c -Wl,--whole-archive $(DEV_VMM_AR) -Wl,--no-whole-archive -pthread
 
 $(BUILD_DIR)/devices/tests/vm_%-san: tests/devices/vm_%.c tests/devices/dev_test.h tests/vmm/harness.c $(DEV_VMM_SAN_AR)
 	@mkdir -p $(@D)
 	$(CC) $(DEV_CFLAGS) $(SAN_FLAGS) -O1 -Itests/devices -Itests/vmm \
-		-DDEV_GUEST_DIR='"$(BUILD_DIR)/devices/guests"' \
+		$(DEV_VM_DEFS) \
 		-o $@ $< tests/vmm/harness.c -Wl,--whole-archive $(DEV_VMM_SAN_AR) -Wl,--no-whole-archive -pthread
 
-$(foreach g,$(DEV_GUEST_NAMES),$(eval $(call vmm_guest,$(BUILD_DIR)/devices/guests/$(g).elf,tests/devices/guests/$(g).c tests/devices/guests/lib/virtio_drv.c)))
+DEV_GUEST_LIB := tests/devices/guests/lib/virtio_drv.c
+$(foreach g,$(DEV_GUEST_NAMES),$(eval $(call vmm_guest,$(BUILD_DIR)/devices/guests/$(g).elf,tests/devices/guests/$(g).c $(DEV_GUEST_LIB))))
+$(DEV_GUESTS): tests/devices/guests/lib/virtio_drv.h
+$(DEV_GUESTS): VMM_GUEST_CFLAGS += -Itests/devices/guests/lib
 
 $(BUILD_DIR)/devices/fuzz/%: fuzz/%.c $(DEV_FUZZ_OBJS)
 	@mkdir -p $(@D)

@@ -1,0 +1,85 @@
+/* Helpers shared by the device tests: temporary directories and child
+ * processes that are always reaped, and a pump over several VMs. */
+#ifndef JOEY_DEV_TEST_H
+#define JOEY_DEV_TEST_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline double dt_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Starts argv[0] with its output to log (or inherited when NULL). */
+static inline pid_t dt_spawn(char *const argv[], const char *log)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		if (log) {
+			FILE *f = freopen(log, "w", stdout);
+			if (f)
+				dup2(fileno(stdout), 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return p;
+}
+
+/* Waits up to timeout_ms for pid; kills it past that. Returns its exit
+ * status, or -1 if it had to be killed or died of a signal. */
+static inline int dt_reap(pid_t pid, int timeout_ms)
+{
+	double end = dt_now_ms() + timeout_ms;
+	int st;
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		if (r < 0)
+			return -1;
+		if (dt_now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(10000);
+	}
+}
+
+static inline bool dt_tmpdir(char *out, size_t len)
+{
+	snprintf(out, len, "/tmp/joey-devtest.XXXXXX");
+	return mkdtemp(out) != NULL;
+}
+
+static inline void dt_rmtree(const char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		(void)0;
+}
+
+static inline void dt_cat(const char *path, const char *prefix)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		printf("%s%s", prefix, line);
+	fclose(f);
+}
+
+#endif
