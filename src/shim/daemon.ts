@@ -51,6 +51,9 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
 
   const logFile = await openLogFifo(bundle);
   log.setSink(logFile);
+  // A pod shim outlives the bundle it started in (containerd removes it
+  // with that container), and children cannot be spawned from a deleted cwd.
+  Deno.chdir("/");
   if (flags.debug) log.setLevel("debug");
   const shimLog = log.with({ namespace: flags.namespace, id: flags.id });
 

@@ -9,6 +9,7 @@ import { applyAnnotations, loadConfig } from "../config/mod.ts";
 import { invalidArgument } from "../errors.ts";
 import { messageType, toTimestamp } from "../proto/registry.ts";
 import { configAnnotations, runtimeFactory } from "../runtime/registry.ts";
+import { shimGroup, socketAddress, socketPath } from "./address.ts";
 import type { ShimFlags } from "./flags.ts";
 import { log } from "./log.ts";
 
@@ -29,6 +30,7 @@ export async function runDelete(flags: ShimFlags): Promise<number> {
   } catch (err) {
     log.warn("cleanup after a lost shim was incomplete", { id: flags.id, error: err });
   }
+  await removeDeadSocket(flags, spec);
   const response = messageType("containerd.task.v2.DeleteResponse").encode({
     pid: 0,
     exit_status: SIGKILL_STATUS,
@@ -36,4 +38,25 @@ export async function runDelete(flags: ShimFlags): Promise<number> {
   });
   await Deno.stdout.write(response);
   return 0;
+}
+
+/**
+ * Removes the group's shim socket when no daemon answers on it any more
+ * (the daemon was killed); a live socket belongs to a shim still serving
+ * other containers of the pod and stays.
+ */
+async function removeDeadSocket(flags: ShimFlags, spec: Record<string, unknown>): Promise<void> {
+  if (!flags.namespace) return;
+  const annotations = (spec.annotations ?? {}) as Record<string, string>;
+  const path = socketPath(
+    await socketAddress(flags.address, flags.namespace, shimGroup(flags.id, annotations)),
+  );
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionRefused) {
+      await Deno.remove(path).catch(() => {});
+    }
+  }
 }
