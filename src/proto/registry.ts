@@ -1,12 +1,14 @@
 /**
- * Message codecs for every .proto file under proto/, loaded once with
- * protobufjs (the library under @grpc/proto-loader). Field names stay as written in the .proto
- * files (snake_case), 64-bit integers become numbers, enums their names, and
- * decoding fills defaults, so callers see plain objects.
+ * Message codecs for every .proto file under proto/, parsed once per process
+ * by joey's own protobuf implementation (parser.ts, schema.ts, codec.ts;
+ * protobufjs cost 70–100 ms of start-up per shim process under Deno's npm
+ * layer). Field names stay as written in the .proto files (snake_case),
+ * 64-bit integers become numbers, enums their names, and decoding fills
+ * defaults, so callers see plain objects.
  * @module
  */
-import protobuf from "protobufjs";
-import { fileURLToPath } from "node:url";
+import { decodeMessage, encodeMessage } from "./codec.ts";
+import { ProtoRegistry } from "./schema.ts";
 
 /** Encoder/decoder for one message type. */
 export interface MessageType<T = Record<string, unknown>> {
@@ -17,41 +19,10 @@ export interface MessageType<T = Record<string, unknown>> {
 }
 
 /** The folder holding joey's .proto files. */
-export const PROTO_DIR = fileURLToPath(new URL("../../proto/", import.meta.url));
+export const PROTO_DIR = decodeURIComponent(new URL("../../proto/", import.meta.url).pathname);
 
-function listProtoFiles(dir: string, prefix = ""): string[] {
-  const out: string[] = [];
-  for (const entry of Deno.readDirSync(dir + prefix)) {
-    const rel = prefix + entry.name;
-    if (entry.isDirectory) out.push(...listProtoFiles(dir, rel + "/"));
-    else if (entry.name.endsWith(".proto")) out.push(rel);
-  }
-  return out.sort();
-}
-
-let root: protobuf.Root | undefined;
-
-function loadAll(): protobuf.Root {
-  if (!root) {
-    const r = new protobuf.Root();
-    // Imports resolve against proto/; google/protobuf/* come from protobufjs.
-    r.resolvePath = (_origin, target) =>
-      target.startsWith("google/protobuf/") ? target : PROTO_DIR + target;
-    r.loadSync(listProtoFiles(PROTO_DIR), { keepCase: true });
-    r.resolveAll();
-    root = r;
-  }
-  return root;
-}
-
-const conversion: protobuf.IConversionOptions = {
-  longs: Number,
-  enums: String,
-  defaults: true,
-  arrays: true,
-  objects: false,
-  oneofs: true,
-};
+// Parsed lazily: the first lookup of a name reads only the files its package needs.
+const registry = new ProtoRegistry(PROTO_DIR);
 
 const cache = new Map<string, MessageType>();
 
@@ -59,16 +30,12 @@ const cache = new Map<string, MessageType>();
 export function messageType<T = Record<string, unknown>>(fullName: string): MessageType<T> {
   let type = cache.get(fullName);
   if (!type) {
-    let pbType: protobuf.Type;
-    try {
-      pbType = loadAll().lookupType(fullName);
-    } catch {
-      throw new Error(`Unknown protobuf message "${fullName}"`);
-    }
+    const info = registry.message(fullName.startsWith(".") ? fullName.slice(1) : fullName);
+    if (!info) throw new Error(`Unknown protobuf message "${fullName}"`);
     type = {
       name: fullName,
-      encode: (message) => pbType.encode(pbType.fromObject(message)).finish(),
-      decode: (bytes) => pbType.toObject(pbType.decode(bytes), conversion),
+      encode: (message) => encodeMessage(info, message as Record<string, unknown>),
+      decode: (bytes) => decodeMessage(info, bytes),
     };
     cache.set(fullName, type);
   }

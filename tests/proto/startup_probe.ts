@@ -1,0 +1,25 @@
+/**
+ * Start-up probe (not a test): in a fresh process, how long importing a
+ * registry module and encoding + decoding the first message take. Prints
+ * one JSON line. Usage: deno run -A tests/proto/startup_probe.ts [registry.ts path]
+ * @module
+ */
+const target = Deno.args[0] ?? new URL("../../src/proto/registry.ts", import.meta.url).href;
+const t0 = performance.now();
+const reg = await import(target.startsWith("/") ? `file://${target}` : target);
+const t1 = performance.now();
+const codec = reg.messageType("containerd.task.v2.CreateTaskRequest");
+const bytes: Uint8Array = codec.encode({
+  id: "abc",
+  bundle: "/run/b",
+  rootfs: [{ type: "overlay", source: "overlay", options: ["lowerdir=/a"] }],
+  terminal: true,
+});
+const back = codec.decode(bytes);
+const t2 = performance.now();
+if (back.id !== "abc") throw new Error("round trip failed");
+console.log(JSON.stringify({
+  import_ms: +(t1 - t0).toFixed(2),
+  first_message_ms: +(t2 - t1).toFixed(2),
+  total_ms: +(t2 - t0).toFixed(2),
+}));
