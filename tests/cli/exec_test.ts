@@ -8,7 +8,7 @@
 import { makeBusyboxRootfs } from "../containerd/image.ts";
 import { assertEquals, assertIncludes } from "../lib/assert.ts";
 import { waitFor, withTempDir } from "../lib/tmp.ts";
-import { containerSkipReason, joey, joeyCommand } from "./joey.ts";
+import { containerSkipReason, joey, RunningJoey } from "./joey.ts";
 
 const skip = await containerSkipReason();
 if (skip) console.log(`exec tests skipped: ${skip}`);
@@ -47,28 +47,11 @@ Deno.test({
       await makeBusyboxRootfs(`${dir}/rootfs`);
       const id = `clitest-exec-${crypto.randomUUID().slice(0, 6)}`;
       const script = 'trap "exit 0" TERM; echo up; while :; do sleep 0.1; done';
-      const [cmd, args] = joeyCommand([
-        "run",
-        "--name",
-        id,
-        "--rootfs",
-        `${dir}/rootfs`,
-        "--",
-        "sh",
-        "-c",
-        script,
-      ]);
-      const runner = new Deno.Command(cmd, {
-        args,
-        env: { JOEY_CONFIG: "" },
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const timer = setTimeout(() => runner.kill("SIGKILL"), 60_000);
+      const runner = new RunningJoey(
+        ["run", "--name", id, "--rootfs", `${dir}/rootfs`, "--", "sh", "-c", script],
+      );
       try {
-        const reader = runner.stdout.getReader();
-        assertEquals(new TextDecoder().decode((await reader.read()).value), "up\n");
-        reader.releaseLock();
+        assertEquals(await runner.read(), "up\n");
         await waitFor(
           async () => (await joey(["exec", id, "--", "true"])).code === 0,
           "the container to accept exec",
@@ -88,10 +71,7 @@ Deno.test({
         const wrongNs = await joey(["exec", "--ns", "other", id, "--", "true"]);
         assertEquals(wrongNs.code, 1);
       } finally {
-        runner.kill("SIGTERM");
-        await runner.status;
-        clearTimeout(timer);
-        await runner.stdout.cancel().catch(() => {});
+        await runner.close();
       }
     }),
 });

@@ -65,3 +65,51 @@ export async function containerSkipReason(): Promise<string | null> {
   }
   return null;
 }
+
+/** joey left running with its stdout piped (stderr dropped), SIGKILLed after timeoutMs. */
+export class RunningJoey {
+  readonly child: Deno.ChildProcess;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #timer: ReturnType<typeof setTimeout>;
+  #dec = new TextDecoder();
+
+  constructor(args: string[], timeoutMs = 60_000) {
+    const [cmd, argv] = joeyCommand(args);
+    this.child = new Deno.Command(cmd, {
+      args: argv,
+      env: { JOEY_CONFIG: "" },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    this.#reader = this.child.stdout.getReader();
+    this.#timer = setTimeout(() => this.kill("SIGKILL"), timeoutMs);
+  }
+
+  /** The next chunk of output ("" at EOF). */
+  async read(): Promise<string> {
+    const r = await this.#reader.read();
+    return r.done ? "" : this.#dec.decode(r.value);
+  }
+
+  /** Everything until EOF. */
+  async rest(): Promise<string> {
+    let out = "";
+    for (let chunk = await this.read(); chunk; chunk = await this.read()) out += chunk;
+    return out;
+  }
+
+  kill(signal: Deno.Signal): void {
+    try {
+      this.child.kill(signal);
+    } catch { /* exited */ }
+  }
+
+  /** Ends it (SIGTERM unless it exited), waits, and releases everything. */
+  async close(): Promise<Deno.CommandStatus> {
+    this.kill("SIGTERM");
+    const status = await this.child.status;
+    clearTimeout(this.#timer);
+    await this.#reader.cancel().catch(() => {});
+    return status;
+  }
+}

@@ -12,7 +12,7 @@ import { buildBusyboxImage } from "../containerd/image.ts";
 import { PtySession } from "../containerd/pty.ts";
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { withTempDir } from "../lib/tmp.ts";
-import { containerSkipReason, joey, joeyCommand, REPO } from "./joey.ts";
+import { containerSkipReason, joey, joeyCommand, REPO, RunningJoey } from "./joey.ts";
 
 const skip = await containerSkipReason();
 if (skip) console.log(`run tests skipped: ${skip}`);
@@ -164,28 +164,16 @@ Deno.test({
     withRootfs(async (rootfs) => {
       // The container's process is pid 1 in its namespace: only a handled signal acts on it.
       const script = 'trap "echo got TERM; exit 7" TERM; echo up; while :; do sleep 0.1; done';
-      const [cmd, args] = joeyCommand(["run", "--rootfs", rootfs, "--", "sh", "-c", script]);
-      const child = new Deno.Command(cmd, {
-        args,
-        env: { JOEY_CONFIG: "" },
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const reader = child.stdout.getReader();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-      const dec = new TextDecoder();
+      const joeyRun = new RunningJoey(
+        ["run", "--rootfs", rootfs, "--", "sh", "-c", script],
+        30_000,
+      );
       try {
-        assertEquals(dec.decode((await reader.read()).value), "up\n");
-        child.kill("SIGTERM");
-        let rest = "";
-        for (let r = await reader.read(); !r.done; r = await reader.read()) {
-          rest += dec.decode(r.value);
-        }
-        assertEquals(rest, "got TERM\n");
-        assertEquals((await child.status).code, 7);
+        assertEquals(await joeyRun.read(), "up\n");
+        joeyRun.kill("SIGTERM");
+        assertEquals(await joeyRun.rest(), "got TERM\n");
       } finally {
-        clearTimeout(timer);
-        reader.releaseLock();
+        assertEquals((await joeyRun.close()).code, 7);
       }
     }),
 });
