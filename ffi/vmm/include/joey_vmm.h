@@ -75,6 +75,8 @@ struct joey_event {
  * Returns 0, or -errno with the reason in err. */
 int joey_vmm_check(char *err, uint32_t errlen);
 const char *joey_vmm_version(void);
+/* 1 if joey_vm_add_device() knows the device type, else 0. */
+int joey_vmm_device_known(const char *type);
 
 /* Creates a VM and loads its kernel. On failure returns -errno, sets *out to
  * NULL and writes the reason to err (if errlen > 0). */
@@ -105,13 +107,18 @@ int joey_vm_last_error(joey_vm *vm, char *buf, uint32_t len);
 /* Reads guest-physical memory (bounds-checked); 0 or -EFAULT. */
 int joey_vm_read_mem(joey_vm *vm, uint64_t gpa, void *buf, uint64_t len);
 
+/* Bytes of guest RAM the guest has touched (pages backing the memfd), or
+ * -errno. */
+int64_t joey_vm_guest_resident(joey_vm *vm);
+
 /* The pump: copies the next event of any VM into *ev and returns 1, or
  * returns 0 when none is queued. Never blocks. */
 int joey_event_next(struct joey_event *ev);
 /* Blocks up to timeout_ms (-1 = forever) until an event is queued; returns 1
  * if one is, 0 on timeout. For callers that want to sleep (FFI: nonblocking). */
 int joey_event_wait(int32_t timeout_ms);
-/* Wakes every joey_event_wait() caller (e.g. on shutdown). */
+/* Wakes joey_event_wait() callers; if none is waiting, the next call
+ * returns at once (so a wake-up racing with the call is not lost). */
 void joey_event_interrupt(void);
 
 #ifdef __cplusplus

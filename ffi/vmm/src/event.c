@@ -16,7 +16,9 @@ static pthread_mutex_t event_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t event_cond;
 static pthread_once_t event_once = PTHREAD_ONCE_INIT;
 static struct event_node *event_head, *event_tail;
-static unsigned long event_interrupts;
+/* Set by joey_event_interrupt, consumed by the next wait: an interrupt that
+ * lands before the waiter blocks is not lost. */
+static bool event_interrupted;
 
 /* Waits use CLOCK_MONOTONIC so a clock change cannot stretch a timeout. */
 static void event__init_cond(void)
@@ -90,7 +92,6 @@ int joey_event_next(struct joey_event *ev)
 int joey_event_wait(int32_t timeout_ms)
 {
 	struct timespec deadline;
-	unsigned long interrupts;
 	int ret = 0;
 
 	pthread_once(&event_once, event__init_cond);
@@ -104,14 +105,14 @@ int joey_event_wait(int32_t timeout_ms)
 		}
 	}
 	pthread_mutex_lock(&event_lock);
-	interrupts = event_interrupts;
-	while (!event_head && interrupts == event_interrupts) {
+	while (!event_head && !event_interrupted) {
 		int rc = timeout_ms < 0 ? pthread_cond_wait(&event_cond, &event_lock)
 					: pthread_cond_timedwait(&event_cond, &event_lock, &deadline);
 		if (rc == ETIMEDOUT)
 			break;
 	}
 	ret = event_head != NULL;
+	event_interrupted = false;
 	pthread_mutex_unlock(&event_lock);
 	return ret;
 }
@@ -120,7 +121,7 @@ void joey_event_interrupt(void)
 {
 	pthread_once(&event_once, event__init_cond);
 	pthread_mutex_lock(&event_lock);
-	event_interrupts++;
+	event_interrupted = true;
 	pthread_cond_broadcast(&event_cond);
 	pthread_mutex_unlock(&event_lock);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vm.h"
@@ -85,6 +86,19 @@ int memory__setup(struct vm *vm, uint64_t size, bool hugepages)
 	if (size > low)
 		rc = memory__add_slot(vm, 1, HIGH_RAM_START, size - low, low);
 	return rc;
+}
+
+int64_t joey_vm_guest_resident(joey_vm *vm)
+{
+	struct stat st;
+
+	if (!vm)
+		return -EINVAL;
+	/* A memfd's allocated blocks are exactly the pages the guest touched
+	 * (and the loader wrote). */
+	if (fstat(vm->mem_fd, &st) < 0)
+		return -errno;
+	return (int64_t)st.st_blocks * 512;
 }
 
 void memory__teardown(struct vm *vm)

@@ -43,6 +43,11 @@ __attribute__((weak)) const struct device_ops *device__find(const char *type)
 	return NULL;
 }
 
+int joey_vmm_device_known(const char *type)
+{
+	return type && device__find(type) ? 1 : 0;
+}
+
 const struct guest_mem *vm__guest_mem(struct vm *vm)
 {
 	return &vm->gm;

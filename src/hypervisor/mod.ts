@@ -1,0 +1,78 @@
+/**
+ * The Hypervisor interface: the VM behind a virt-container sandbox, as the
+ * runtime sees it. Implementations: `builtin/` (the in-process C VMM,
+ * ffi/vmm, through Deno FFI) and `qemu/` (QEMU as a child process).
+ *
+ * Lifecycle: `prepare` (create the VM from a spec) → `addDevice`… →
+ * `start` → (`pause` ↔ `resume`)… → `stop`. `wait` resolves when the guest
+ * ends by itself or is stopped.
+ * @module
+ */
+
+/** What the VM is made of. */
+export interface VmSpec {
+  /** Sandbox id (names the VM). */
+  id: string;
+  /** Directory for sockets and logs (created by the caller). */
+  dir: string;
+  vcpus: number;
+  memoryMiB: number;
+  /** bzImage or ELF (vmlinux, or a test guest). */
+  kernel: string;
+  initrd: string | null;
+  /** Kernel command line, complete (devices may append to it). */
+  cmdline: string;
+  /** A network namespace to run in (its taps live there). */
+  netns?: string;
+}
+
+/** A device added before start. */
+export type DeviceConfig =
+  | { kind: "vsock"; socket: string }
+  | { kind: "fs"; socket: string; tag: string }
+  | { kind: "net"; tap: string; mac: string };
+
+/** What a hypervisor can do. */
+export interface Capabilities {
+  fsSharing: boolean;
+  hybridVsock: boolean;
+  pause: boolean;
+  network: boolean;
+}
+
+/** How a VM ended. */
+export interface VmExit {
+  /** "shutdown" (the guest left, with `code`), "reset", "fault" (vCPU/KVM error) or "stopped". */
+  reason: "shutdown" | "reset" | "fault" | "stopped";
+  code: number;
+  /** Details for "fault" and "reset" (the VMM's last-error text). */
+  message: string;
+}
+
+/** Host resource use of one VM. */
+export interface VmMetrics {
+  /** Resident memory attributable to the VM, in KiB. */
+  rssKiB: number;
+}
+
+/** One sandbox VM. */
+export interface Hypervisor {
+  /** "builtin" or "qemu". */
+  readonly name: string;
+  /** Creates the VM from spec (loads the kernel); nothing runs yet. */
+  prepare(spec: VmSpec): Promise<void>;
+  /** Adds a device; only between prepare and start. */
+  addDevice(device: DeviceConfig): void | Promise<void>;
+  /** Starts the vCPUs; rejects if the VM does not come up within timeoutMs. */
+  start(timeoutMs: number): Promise<void>;
+  /** Stops the VM and releases everything; safe to call twice. */
+  stop(): Promise<void>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Resolves when the VM ends (guest exit, reset, fault, or stop). */
+  wait(): Promise<VmExit>;
+  /** The hybrid-vsock unix socket the agent client dials. */
+  agentSocket(): string;
+  capabilities(): Capabilities;
+  metrics(): Promise<VmMetrics>;
+}
