@@ -80,7 +80,14 @@ function mergeEnv(base: string[], extra: string[]): string[] {
 /** Runs the container and returns its exit status. */
 async function runContainer(
   handler: RuntimeHandler,
-  o: { id: string; bundle: string; spec: Record<string, unknown>; io: CliStdio; tty: boolean },
+  o: {
+    id: string;
+    bundle: string;
+    spec: Record<string, unknown>;
+    io: CliStdio;
+    tty: boolean;
+    stderr: (text: string) => void;
+  },
 ): Promise<number> {
   await handler.create({
     id: o.id,
@@ -90,8 +97,13 @@ async function runContainer(
     stdio: o.io.stdio,
     spec: o.spec,
   });
+  // A container's pid 1 ignores signals it has no handler for (as under
+  // docker without --init): the third SIGINT kills it outright.
+  let interrupts = 0;
   const forward = (sig: Deno.Signal) => () => {
-    handler.kill(o.id, "", SIGNUM[sig]!, false).catch(() => {});
+    const kill = sig === "SIGINT" && ++interrupts >= 3;
+    if (kill) o.stderr("joey: third interrupt: killing the container");
+    handler.kill(o.id, "", kill ? 9 : SIGNUM[sig]!, false).catch(() => {});
   };
   const listeners = SIGNALS.filter((s) => !(o.tty && s === "SIGINT")).map((s) => {
     const fn = forward(s);
@@ -218,7 +230,7 @@ export async function runCommand(args: string[], out: Output): Promise<number> {
       Deno.stdin.setRaw(true);
       raw = true;
     }
-    return await runContainer(handler, { id, bundle, spec, io, tty });
+    return await runContainer(handler, { id, bundle, spec, io, tty, stderr: out.stderr });
   } finally {
     if (raw) Deno.stdin.setRaw(false);
     await io?.close();

@@ -197,3 +197,25 @@ Deno.test({
       assert(r.stdout.trim() !== Deno.osRelease(), "the guest kernel, not the host's");
     }),
 });
+
+Deno.test({
+  name: "joey run: the third SIGINT kills a container whose pid 1 ignores it",
+  ignore: skip !== null,
+  fn: () =>
+    withRootfs(async (rootfs) => {
+      const joeyRun = new RunningJoey(
+        ["run", "--rootfs", rootfs, "--", "sh", "-c", "echo up; exec sleep 30"],
+        30_000,
+      );
+      try {
+        assertEquals(await joeyRun.read(), "up\n");
+        for (let i = 0; i < 3; i++) {
+          joeyRun.kill("SIGINT");
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        assertEquals(await joeyRun.rest(), "");
+      } finally {
+        assertEquals((await joeyRun.close()).code, 128 + 9);
+      }
+    }),
+});
