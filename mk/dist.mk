@@ -9,6 +9,10 @@
 # which these machines cannot reach. Then this stops with a message saying so,
 # and `make install` keeps working with the launcher.
 
+# make install / make dist and their tests use these (mkfifo for `joey run`,
+# script(1) for its terminal test, git for the install test's clean checkout).
+APT_PACKAGES += coreutils tar git util-linux
+
 DIST_DIR := $(CURDIR)/dist
 DIST_BIN := $(DIST_DIR)/joey
 DENORT_CACHE := $(DENO_DIR)/dl/release/v$(DENO_VERSION)/denort-x86_64-unknown-linux-gnu.zip
@@ -25,7 +29,7 @@ dist-only: $(DENO)
 	@if [ -n "$$DENORT_BIN" ] && [ ! -x "$$DENORT_BIN" ]; then \
 	  echo "make dist: DENORT_BIN=$$DENORT_BIN is not an executable file" >&2; exit 1; fi
 	@log=$$(mktemp); \
-	if timeout 300 $(DENO) compile -A --no-check --quiet --output $(DIST_BIN).tmp \
+	if timeout 180 $(DENO) compile -A --no-check --quiet --output $(DIST_BIN).tmp \
 	    $(foreach f,$(DIST_INCLUDE),--include $(f)) main.ts >$$log 2>&1; then \
 	  mv -f $(DIST_BIN).tmp $(DIST_BIN); rm -f $$log; \
 	else \
