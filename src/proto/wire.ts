@@ -186,9 +186,12 @@ export class Reader {
         if (this.end - this.pos < 8) throw this.#truncated("fixed64");
         this.pos += 8;
         return;
-      case WireType.LEN:
-        this.pos += this.length();
+      case WireType.LEN: {
+        // Not `this.pos += this.length()`: that would add to pos as it was before the prefix.
+        const n = this.length();
+        this.pos += n;
         return;
+      }
       case WireType.I32:
         if (this.end - this.pos < 4) throw this.#truncated("fixed32");
         this.pos += 4;
