@@ -7,9 +7,9 @@
 #       else launchers that run PREFIX/lib/joey/main.ts on PREFIX/lib/joey/deno
 #   PREFIX/lib/joey/          a copy of the program (main.ts, deno.json, deno.lock,
 #                             src/, proto/), the pinned Deno, its npm cache
-#                             (deno-dir/) and the native libraries (build/*/lib*.so)
+#                             (deno-dir/) and the OS helper library (build/os/)
 #   PREFIX/share/joey/        configuration.toml (commented defaults), the guest
-#                             kernel and initrd, install-manifest.txt
+#                             kernel and initrd, the VMM library, install-manifest.txt
 #   /etc/joey/configuration.toml  only when PREFIX is /, /usr or /usr/local and
 #                             no such file exists (an existing one is never touched)
 # Every file and directory it creates is listed in the manifest, which
@@ -82,11 +82,15 @@ put_tree "$deno_dir/npm" "$home/deno-dir/npm"
 # joey runs: the whole tree is joey's, and uninstall removes it as one.
 entries+=("t $home/deno-dir")
 
-# Native libraries, at the paths the loaders expect relative to main.ts.
-for lib in os/libjoeyos.so vmm/libjoeyvmm.so; do
-  if [ -f "$src/build/$lib" ]; then put 755 "$src/build/$lib" "$home/build/$lib"
-  else say "warning: build/$lib not built; not installed"; fi
-done
+# Native libraries: the OS helper where src/os finds it relative to main.ts;
+# the VMM library with the guest assets ($JOEY_ASSETS_DIR, where the builtin
+# hypervisor's loader and `joey check` look first).
+if [ -f "$src/build/os/libjoeyos.so" ]; then
+  put 755 "$src/build/os/libjoeyos.so" "$home/build/os/libjoeyos.so"
+else say "warning: build/os/libjoeyos.so not built; not installed"; fi
+if [ -f "$src/build/vmm/libjoeyvmm.so" ]; then
+  put 755 "$src/build/vmm/libjoeyvmm.so" "$share/libjoeyvmm.so"
+else say "warning: build/vmm/libjoeyvmm.so not built; the builtin hypervisor needs it"; fi
 
 # Guest assets and the default configuration.
 put 644 "$src/config/configuration.toml" "$share/configuration.toml"

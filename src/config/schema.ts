@@ -189,7 +189,7 @@ export const KEYS: readonly KeySpec[] = [
     type: "string",
     default: "",
     annotatable: false,
-    doc: 'The VMM shared library. "" = the installed one (PREFIX/lib/joey/) or the built one ' +
+    doc: 'The VMM shared library. "" = the installed one (PREFIX/share/joey/) or the built one ' +
       "(build/vmm/).",
   },
   ...vmKeys("hypervisor.qemu", 30_000),
