@@ -98,7 +98,9 @@ export function isCompiled(): boolean {
 }
 
 /** Where extracted embedded files go: $JOEY_CACHE_DIR, else /var/cache/joey (root) or ~/.cache/joey. */
-export function extractionCacheDir(env: Record<string, string | undefined> = Deno.env.toObject()) {
+export function extractionCacheDir(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): string {
   if (env.JOEY_CACHE_DIR) return env.JOEY_CACHE_DIR;
   if (Deno.uid() === 0) return "/var/cache/joey";
   return `${env.XDG_CACHE_HOME ?? `${env.HOME ?? "/tmp"}/.cache`}/joey`;

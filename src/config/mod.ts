@@ -46,9 +46,11 @@ export type ValueSource =
 
 /** The effective configuration, where each leaf key came from, and the file read (if any). */
 export interface LoadedConfig {
+  /** The effective configuration. */
   config: JoeyConfig;
   /** Dotted key → source, for every key in the reference. */
   sources: Record<string, ValueSource>;
+  /** The file read, or null when none was (defaults only). */
   path: string | null;
 }
 
@@ -63,9 +65,13 @@ export interface ConfigErrorLocation {
 
 /** A configuration that cannot be used: unknown key, wrong type, disallowed annotation, bad file. */
 export class ConfigError extends JoeyError {
+  /** Dotted key the error is about, when it is about one. */
   readonly key?: string;
+  /** The configuration file, when the error is in one. */
   readonly file?: string;
+  /** 1-based line in file. */
   readonly line?: number;
+  /** Always kind "InvalidArgument"; the message names key, file and line where known. */
   constructor(message: string, location: ConfigErrorLocation = {}, options?: ErrorOptions) {
     super("InvalidArgument", message, options);
     this.name = "ConfigError";
