@@ -31,10 +31,11 @@ async function leftovers(id: string): Promise<string[]> {
   ) {
     if (await Deno.stat(p).then(() => true, () => false)) found.push(p);
   }
-  for await (const e of Deno.readDir(Deno.env.get("TMPDIR") ?? "/tmp")) {
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  for await (const e of Deno.readDir(tmp)) {
     if (e.name.startsWith("joey-run-")) {
-      const cfg = await Deno.readTextFile(`/tmp/${e.name}/config.json`).catch(() => "");
-      if (cfg.includes(id)) found.push(`/tmp/${e.name}`);
+      const cfg = await Deno.readTextFile(`${tmp}/${e.name}/config.json`).catch(() => "");
+      if (cfg.includes(id)) found.push(`${tmp}/${e.name}`);
     }
   }
   return found;
