@@ -34,6 +34,8 @@ export interface HostFacts {
   modules: { vhostVsock: boolean; vhostNet: boolean; vsock: boolean; tun: boolean };
   virtiofsd: BinaryFact;
   qemu: BinaryFact;
+  /** Machine types `qemu -machine help` lists (empty without QEMU). */
+  qemuMachines: string[];
   containerd: BinaryFact;
   ociRuntime: BinaryFact;
   /** The other OCI runtimes found (runc, crun), for information. */
@@ -79,8 +81,8 @@ export async function which(name: string, pathEnv = Deno.env.get("PATH") ?? ""):
   return null;
 }
 
-/** Runs `path args…` briefly and returns the first non-empty line of its output. */
-async function versionLine(path: string, args: string[]): Promise<string | null> {
+/** Runs `path args…` briefly and returns its output lines (stdout, then stderr). */
+async function outputLines(path: string, args: string[]): Promise<string[]> {
   try {
     const out = await new Deno.Command(path, {
       args,
@@ -90,10 +92,21 @@ async function versionLine(path: string, args: string[]): Promise<string | null>
       signal: AbortSignal.timeout(5000),
     }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return text.split("\n").map((l) => l.trim()).find((l) => l) ?? null;
+    return text.split("\n").map((l) => l.trim()).filter((l) => l);
   } catch {
-    return null;
+    return [];
   }
+}
+
+/** The first line `path args…` prints. */
+async function versionLine(path: string, args: string[]): Promise<string | null> {
+  return (await outputLines(path, args))[0] ?? null;
+}
+
+/** Machine types the QEMU at path supports. */
+async function qemuMachines(path: string | null): Promise<string[]> {
+  if (!path) return [];
+  return (await outputLines(path, ["-machine", "help"])).slice(1).map((l) => l.split(/\s+/)[0]!);
 }
 
 async function binary(name: string, args: string[], pick?: RegExp): Promise<BinaryFact> {
@@ -200,6 +213,7 @@ export async function probeHost(config: JoeyConfig): Promise<HostFacts> {
     },
     virtiofsd,
     qemu,
+    qemuMachines: await qemuMachines(qemu.path),
     containerd,
     ociRuntime,
     ociRuntimes: [ociRuntime, ...others].filter((b) => b.path),

@@ -112,7 +112,12 @@ export function judge(f: HostFacts, config: JoeyConfig, files: Set<string>): Jud
     detail: f.devices.tun ? "present" : "missing: sandboxes get loopback networking only",
   });
   add(binaryCheck("virtiofsd", "virtiofsd", f.virtiofsd, "fail"));
-  add(binaryCheck("qemu", "QEMU", f.qemu, "warn"));
+  const qemuCheck = binaryCheck("qemu", "QEMU", f.qemu, "warn");
+  if (f.qemu.path && !f.qemuMachines.includes(config.hypervisor.qemu.machine_type)) {
+    qemuCheck.status = "warn";
+    qemuCheck.detail += `; no machine type "${config.hypervisor.qemu.machine_type}"`;
+  }
+  add(qemuCheck);
   add(binaryCheck("containerd", "containerd", f.containerd, "warn"));
   add(binaryCheck("oci_runtime", `OCI runtime (${f.ociRuntime.name})`, f.ociRuntime, "fail"));
   const others = f.ociRuntimes.filter((b) => b !== f.ociRuntime);
@@ -164,8 +169,11 @@ export function judge(f: HostFacts, config: JoeyConfig, files: Set<string>): Jud
     ? (hardwareVirt(f) ? "kvm" : "tcg")
     : config.hypervisor.qemu.accel;
   let qemu: Verdict & { accel: "kvm" | "tcg" | null };
+  const machine = config.hypervisor.qemu.machine_type;
   if (!f.qemu.path) qemu = { usable: false, accel: null, reason: "QEMU is missing" };
-  else if (accel === "kvm" && !f.kvm.accessible) {
+  else if (!f.qemuMachines.includes(machine)) {
+    qemu = { usable: false, accel, reason: `this QEMU has no machine type "${machine}"` };
+  } else if (accel === "kvm" && !f.kvm.accessible) {
     qemu = { usable: false, accel, reason: "accel = kvm but /dev/kvm is not usable" };
   } else if (!guestFiles(f.assets.qemu)) qemu = { usable: false, accel, reason: missingGuest };
   else if (!f.virtiofsd.path) qemu = { usable: false, accel, reason: "virtiofsd is missing" };

@@ -79,6 +79,7 @@ function facts(over: Partial<HostFacts> = {}): HostFacts {
     modules: { vhostVsock: true, vhostNet: true, vsock: true, tun: true },
     virtiofsd: bin("virtiofsd"),
     qemu: bin("qemu-system-x86_64"),
+    qemuMachines: ["microvm", "pc"],
     containerd: bin("containerd"),
     ociRuntime: bin("runc"),
     ociRuntimes: [],
@@ -148,6 +149,13 @@ Deno.test("judge(): missing pieces make the right things unusable, with reasons"
     new Set(),
   );
   assertEquals(noRunc.configured.usable, false);
+});
+
+Deno.test("judge(): a QEMU without the configured machine type is not usable", () => {
+  const j = judge(facts({ qemuMachines: ["pc", "q35"] }), defaultConfig(), new Set());
+  assertEquals(j.hypervisors.qemu.usable, false);
+  assertIncludes(j.hypervisors.qemu.reason, 'no machine type "microvm"');
+  assertEquals(j.checks.find((c) => c.id === "qemu")!.status, "warn");
 });
 
 Deno.test("cgroupLayout() tells v2, hybrid and v1 apart", () => {
