@@ -80,12 +80,12 @@ $(BUILD_DIR)/devices/tests/unit_%-san: tests/devices/unit_%.c tests/devices/dev_
 	@mkdir -p $(@D)
 	$(CC) $(DEV_CFLAGS) $(SAN_FLAGS) -O1 -Itests/devices -o $@ $< $(DEV_SAN_OBJS) -pthread
 
-$(BUILD_DIR)/devices/tests/vm_%: tests/devices/vm_%.c tests/devices/dev_test.h tests/vmm/harness.c $(DEV_VMM_AR)
+$(BUILD_DIR)/devices/tests/vm_%: tests/devices/vm_%.c tests/devices/dev_test.h tests/devices/linux/pattern.h tests/vmm/harness.c $(DEV_VMM_AR)
 	@mkdir -p $(@D)
 	$(CC) $(DEV_CFLAGS) -Itests/devices -Itests/vmm $(DEV_VM_DEFS) \
 		-o $@ $< tests/vmm/harness.c -Wl,--whole-archive $(DEV_VMM_AR) -Wl,--no-whole-archive -pthread
 
-$(BUILD_DIR)/devices/tests/vm_%-san: tests/devices/vm_%.c tests/devices/dev_test.h tests/vmm/harness.c $(DEV_VMM_SAN_AR)
+$(BUILD_DIR)/devices/tests/vm_%-san: tests/devices/vm_%.c tests/devices/dev_test.h tests/devices/linux/pattern.h tests/vmm/harness.c $(DEV_VMM_SAN_AR)
 	@mkdir -p $(@D)
 	$(CC) $(DEV_CFLAGS) $(SAN_FLAGS) -O1 -Itests/devices -Itests/vmm \
 		$(DEV_VM_DEFS) \

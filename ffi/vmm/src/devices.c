@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "device_host.h"
+#include "virtio/blk.h"
 #include "virtio/vsock.h"
 
 static const struct device_ops *const device_table[] = {
 	&vsock_device_ops,
+	&blk_device_ops,
 };
 
 const struct device_ops *device__find(const char *type)
