@@ -17,7 +17,10 @@ export async function withTempDir<T>(
   }
 }
 
-/** Polls cond every intervalMs until it is true or timeoutMs passes (then throws with what). */
+/**
+ * Polls cond every intervalMs until it is true or timeoutMs passes (then
+ * throws with what). A cond that throws counts as false and is retried.
+ */
 export async function waitFor(
   cond: () => boolean | Promise<boolean>,
   what: string,
@@ -26,7 +29,9 @@ export async function waitFor(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await cond()) return;
+    try {
+      if (await cond()) return;
+    } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
