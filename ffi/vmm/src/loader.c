@@ -466,6 +466,8 @@ int loader__finalize(struct vm *vm)
 	if (!rc)
 		rc = write_gdt(vm);
 	if (!rc)
+		rc = mptable__write(vm);
+	if (!rc)
 		rc = gm__write(&vm->gm, ZERO_PAGE, zp, 4096);
 	if (rc) {
 		vm__set_error(vm, "writing boot structures into guest memory failed");

@@ -172,6 +172,9 @@ void loop__destroy(struct vm *vm);
 int irq__line(struct vm *vm, uint32_t gsi, bool level);
 
 
+/* mptable.c: CPUs, IOAPIC and IRQ routing for the guest (MP spec 1.4) */
+int mptable__write(struct vm *vm) __must_check;
+
 /* device registry */
 void devices__exit_all(struct vm *vm);
 
