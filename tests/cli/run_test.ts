@@ -220,3 +220,19 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "joey run reports a container that cannot start, exits 1 and leaves nothing",
+  ignore: skip !== null,
+  fn: () =>
+    withRootfs(async (rootfs) => {
+      const id = `clitest-bad-${crypto.randomUUID().slice(0, 6)}`;
+      const r = await joey(["run", "-i", "--name", id, "--rootfs", rootfs, "--", "/no/such/cmd"], {
+        stdin: "ignored\n",
+        timeoutMs: 30_000,
+      });
+      assertEquals(r.code, 1, r.stderr);
+      assertIncludes(r.stderr, "/no/such/cmd");
+      assertEquals(await leftovers(id), []);
+    }),
+});
