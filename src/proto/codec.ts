@@ -1,6 +1,6 @@
 /**
  * Encode and decode driven by schema descriptors, with the plain-object
- * conventions joey's callers were written against (protobufjs toObject with
+ * conventions joey's callers were written against (the npm library's toObject with
  * keepCase, longs: Number, enums: String, defaults, arrays, oneofs):
  * - decode fills defaults ("" / 0 / false / first enum name / empty bytes),
  *   repeated → [], map → {}, unset message → null; oneof members are present
@@ -398,7 +398,7 @@ function writeBare(
   }
 }
 
-/** 32-bit integer coercion as protobufjs's fromObject does it (`| 0` or `>>> 0`). */
+/** 32-bit integer coercion as the npm library's fromObject did it (`| 0` or `>>> 0`). */
 function int32Of(kind: Kind, v: unknown): number {
   const n = typeof v === "bigint" ? Number(BigInt.asIntN(32, v)) : Number(v);
   return kind === Kind.UINT32 || kind === Kind.FIXED32 ? n >>> 0 : n | 0;
@@ -468,7 +468,7 @@ function toBytes(v: unknown, label: string): Uint8Array {
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
   if (Array.isArray(v)) return Uint8Array.from(v as number[]);
   if (typeof v === "string") {
-    // protobufjs accepts base64 for bytes fields.
+    // Base64 text is accepted for bytes fields, as the npm library did.
     try {
       return Uint8Array.from(atob(v), (c) => c.charCodeAt(0));
     } catch {

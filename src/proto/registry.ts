@@ -1,7 +1,7 @@
 /**
  * Message codecs for every .proto file under proto/, parsed once per process
  * by joey's own protobuf implementation (parser.ts, schema.ts, codec.ts;
- * protobufjs cost 70–100 ms of start-up per shim process under Deno's npm
+ * the npm protobuf library cost 70–100 ms of start-up per shim process under Deno's npm
  * layer). Field names stay as written in the .proto files (snake_case),
  * 64-bit integers become numbers, enums their names, and decoding fills
  * defaults, so callers see plain objects.

@@ -135,7 +135,8 @@ interface Pending {
   file: FileDecl;
 }
 
-const PACKAGE_RE = /^[ \t]*package[ \t]+([A-Za-z_][A-Za-z0-9_.]*)[ \t]*;/m;
+// Only a hint for which files to parse: a wrong one costs a full load, never a wrong answer.
+const PACKAGE_RE = /(?:^|;)[ \t]*package[ \t]+([A-Za-z_][A-Za-z0-9_.]*)[ \t]*;/m;
 
 /**
  * Every message and enum of a folder of .proto files plus the built-in

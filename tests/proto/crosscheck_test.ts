@@ -4,7 +4,7 @@
  * proto/, the built-in well-known types, and a synthetic corpus that uses
  * every supported construct. Seeded, so a failure names a reproducible case.
  */
-import protobuf from "protobufjs";
+import type protobuf from "protobufjs";
 import { assertEquals } from "../lib/assert.ts";
 import { messageType, PROTO_DIR } from "../../src/proto/registry.ts";
 import { decodeMessage, encodeMessage } from "../../src/proto/codec.ts";
