@@ -7,7 +7,7 @@
  * @module
  */
 import type { JoeyConfig } from "../config/types.ts";
-import { type GuestAssets, resolveAssets } from "../config/assets.ts";
+import { exists, type GuestAssets, resolveAssets } from "../config/assets.ts";
 
 /** A binary joey runs: where it is and what it says its version is. */
 export interface BinaryFact {
@@ -45,15 +45,6 @@ export interface HostFacts {
   cgroups: { layout: "v2" | "hybrid" | "v1" | "none"; controllers: string[] };
   /** Whether this build has the virt-container runtime, and if not why. */
   virtContainer: { available: boolean; reason: string };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function readText(path: string): Promise<string> {

@@ -45,6 +45,16 @@ export const ASSET_NAMES = {
   vmmLibrary: { installed: ["libjoeyvmm.so"], build: ["vmm/libjoeyvmm.so"] },
 } as const;
 
+/** Whether anything exists at path. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function isFile(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;

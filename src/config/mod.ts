@@ -23,6 +23,7 @@ import type { JoeyConfig } from "./types.ts";
 import { type ConfigValue, KEY_MAP, KEYS, type KeySpec, SECTIONS } from "./schema.ts";
 import { checkValue, isProblem, parseValue } from "./validate.ts";
 import { findKeyLine } from "./lines.ts";
+import { exists } from "./assets.ts";
 
 export type * from "./types.ts";
 export { KEY_MAP, KEYS, type KeySpec } from "./schema.ts";
@@ -242,15 +243,6 @@ function applyEnv(loaded: LoadedConfig, env: Record<string, string>): void {
     }
     setValue(loaded.config, spec.key, value);
     loaded.sources[spec.key] = `env:${spec.env}`;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
