@@ -4,11 +4,13 @@
 
 #include "device_host.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 #include "virtio/vsock.h"
 
 static const struct device_ops *const device_table[] = {
 	&vsock_device_ops,
 	&blk_device_ops,
+	&net_device_ops,
 };
 
 const struct device_ops *device__find(const char *type)
