@@ -10,6 +10,8 @@ import { errorMessage } from "../errors.ts";
 import { consoleOutput, type Output } from "./common.ts";
 import { HELP, UsageError } from "./usage.ts";
 
+export { isCliInvocation } from "./dispatch.ts";
+
 type Command = (args: string[], out: Output) => number | Promise<number>;
 
 /** Commands load on first use, so `joey version` pays only for itself. */
@@ -20,18 +22,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   exec: async () => (await import("./exec.ts")).execCommand,
   version: async () => (await import("./version.ts")).versionCommand,
 };
-
-/**
- * True when argv starts with a joey command (or help/version flag), so it is
- * the CLI's even if later arguments look like the shim's flags, as in
- * `joey run --rootfs r -- tool --id 3`. The shim is never started that way:
- * containerd puts its flags first.
- */
-export function isCliInvocation(args: string[]): boolean {
-  const first = args[0];
-  return first !== undefined &&
-    (first in COMMANDS || ["help", "--help", "-h", "--version"].includes(first));
-}
 
 function helpCommand(args: string[], out: Output): number {
   const topic = args[0] ?? "joey";

@@ -3,7 +3,8 @@
  * whatever follows; containerd's shim invocations are not.
  * @module
  */
-import { isCliInvocation } from "../../src/cli/mod.ts";
+import { CLI_COMMANDS, isCliInvocation } from "../../src/cli/dispatch.ts";
+import { HELP } from "../../src/cli/usage.ts";
 import { assertEquals } from "../lib/assert.ts";
 
 Deno.test("isCliInvocation() tells CLI commands from containerd's shim invocations", () => {
@@ -25,4 +26,11 @@ Deno.test("isCliInvocation() tells CLI commands from containerd's shim invocatio
       [],
     ]
   ) assertEquals(isCliInvocation(args), false, args.join(" "));
+});
+
+Deno.test("every CLI command has help, and every help topic is a command", () => {
+  assertEquals(
+    [...CLI_COMMANDS].sort(),
+    Object.keys(HELP).filter((k) => k !== "joey").sort(),
+  );
 });
