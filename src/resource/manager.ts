@@ -1,0 +1,164 @@
+/**
+ * The ResourceManager of one sandbox: a facade with methods named after the
+ * sandbox's lifecycle phases. Sandbox resources: share-fs (virtiofsd),
+ * network (taps), the host cgroup. Container resources: rootfs and
+ * volumes in the share. Every change is persisted (src/resource/state.ts)
+ * before the call returns, so crash cleanup finds it.
+ * @module
+ */
+import type { VmSection } from "../config/types.ts";
+import type { Mount } from "../runtime/mod.ts";
+import { type DaemonRecord, stopDaemon } from "./daemon.ts";
+import { SandboxLayout, SHARE_TAG } from "./layout.ts";
+import { emptyState, loadState, type SandboxState, saveState } from "./state.ts";
+import { startVirtiofsd } from "./share_fs/virtiofsd.ts";
+import { mountSharedRootfs, unmountAll } from "./rootfs/share_rootfs.ts";
+import { type OciMount, shareVolumes } from "./volume/share_volumes.ts";
+import { addToCgroup, createSandboxCgroup, removeSandboxCgroup } from "./cgroup/sandbox_cgroup.ts";
+import {
+  netnsOfSpec,
+  type SandboxNetwork,
+  setupTapNetwork,
+  teardownTapNetwork,
+} from "./network/tap_network.ts";
+
+/** What the hypervisor must be given before start. */
+export interface VmResources {
+  /** virtiofsd's vhost-user socket and tag. */
+  fs: { socket: string; tag: string };
+  /** The pod network namespace to run the VMM in, and its taps. */
+  network: SandboxNetwork | null;
+}
+
+/** A container's resources as the agent must see them. */
+export interface ContainerResources {
+  /** Guest path of the rootfs. */
+  rootfsGuestPath: string;
+  /** The spec's mounts with bind sources rewritten to guest paths. */
+  mounts: OciMount[];
+}
+
+/** The resources of one sandbox. */
+export class ResourceManager {
+  readonly layout: SandboxLayout;
+  #section: VmSection;
+  #state: SandboxState;
+
+  constructor(stateDir: string, sandboxId: string, section: VmSection) {
+    this.layout = new SandboxLayout(stateDir, sandboxId);
+    this.#section = section;
+    this.#state = emptyState(sandboxId);
+  }
+
+  /** The persisted state (read-only view). */
+  get state(): Readonly<SandboxState> {
+    return this.#state;
+  }
+
+  #save(): Promise<void> {
+    return saveState(this.layout.stateFile, this.#state);
+  }
+
+  /**
+   * Before the VM starts: the state directory, the host cgroup, virtiofsd
+   * (moved into the cgroup) and the taps of the pod's network namespace.
+   */
+  async prepareBeforeStartVm(podSpec: Record<string, unknown>): Promise<VmResources> {
+    await Deno.mkdir(this.layout.vmDir, { recursive: true, mode: 0o700 });
+    await this.#save();
+    this.#state.cgroups = await createSandboxCgroup(this.layout.sandboxId);
+    await this.#save();
+    const virtiofsd = await startVirtiofsd(this.layout, this.#section);
+    this.#state.daemons.push({
+      name: virtiofsd.name,
+      pid: virtiofsd.pid,
+      startTime: virtiofsd.startTime,
+    });
+    await this.#save();
+    await addToCgroup(this.#state.cgroups, virtiofsd.pid);
+    const netns = netnsOfSpec(podSpec);
+    if (netns) {
+      this.#state.network = await setupTapNetwork(netns);
+      await this.#save();
+    }
+    return {
+      fs: { socket: this.layout.virtiofsdSocket, tag: SHARE_TAG },
+      network: this.#state.network,
+    };
+  }
+
+  /** After the VM started: its host processes join the cgroup and the state. */
+  async setupAfterStartVm(daemons: DaemonRecord[]): Promise<void> {
+    for (const d of daemons) {
+      this.#state.daemons.push(d);
+      await addToCgroup(this.#state.cgroups, d.pid).catch(() => {});
+    }
+    await this.#save();
+  }
+
+  /** Before CreateContainer: rootfs and volumes shared; returns their guest view. */
+  async handleContainerResources(
+    containerId: string,
+    bundle: string,
+    rootfs: Mount[],
+    mounts: OciMount[],
+  ): Promise<ContainerResources> {
+    const points: string[] = [];
+    this.#state.mounts[containerId] = points;
+    await this.#save();
+    const rootfsPath = this.layout.rootfs(containerId);
+    points.push(...await mountSharedRootfs(rootfsPath, bundle, rootfs));
+    await this.#save();
+    try {
+      const volumes = await shareVolumes(this.layout, containerId, mounts);
+      points.push(...volumes.mountPoints);
+      await this.#save();
+      return { rootfsGuestPath: this.layout.guestPath(rootfsPath), mounts: volumes.mounts };
+    } catch (err) {
+      await this.cleanupContainer(containerId);
+      throw err;
+    }
+  }
+
+  /** After RemoveContainer: its mounts and directory in the share go. */
+  async cleanupContainer(containerId: string): Promise<void> {
+    const points = this.#state.mounts[containerId] ?? [];
+    unmountAll([...points].reverse());
+    await Deno.remove(`${this.layout.sharedDir}/${containerId}`, { recursive: true })
+      .catch(() => {});
+    delete this.#state.mounts[containerId];
+    await this.#save();
+  }
+
+  /** After the VM stopped: everything else, and the state directory. */
+  async cleanupSandbox(): Promise<void> {
+    await cleanupState(this.layout, this.#state);
+  }
+}
+
+/**
+ * Undoes everything a state names: daemons stopped, mounts removed, taps
+ * deleted, cgroups removed, the state directory deleted. Used both by a
+ * live sandbox and by crash cleanup.
+ */
+export async function cleanupState(layout: SandboxLayout, state: SandboxState): Promise<void> {
+  // The VMM first: virtiofsd and the back end notice it going and exit.
+  for (const d of [...state.daemons].reverse()) await stopDaemon(d, 1000);
+  for (const points of Object.values(state.mounts)) unmountAll([...points].reverse());
+  if (state.network) await teardownTapNetwork(state.network);
+  await removeSandboxCgroup(state.cgroups);
+  await Deno.remove(layout.root, { recursive: true }).catch(() => {});
+}
+
+/** Crash cleanup: undoes whatever the persisted state of a sandbox names. */
+export async function cleanupSandboxDir(stateDir: string, sandboxId: string): Promise<boolean> {
+  const layout = new SandboxLayout(stateDir, sandboxId);
+  const state = await loadState(layout.stateFile);
+  if (!state) {
+    // No state: only a directory, if anything, is left.
+    await Deno.remove(layout.root, { recursive: true }).catch(() => {});
+    return false;
+  }
+  await cleanupState(layout, state);
+  return true;
+}
