@@ -1,20 +1,29 @@
 /**
- * `joey env [--json]`: the effective configuration (defaults, file,
- * environment) and where each value came from.
+ * `joey env [--json] [-a KEY=VALUE…]`: the effective configuration
+ * (defaults, file, environment, and optionally a pod's annotations) and
+ * where each value came from.
  * @module
  */
-import { configValue, KEYS } from "../config/mod.ts";
+import { applyAnnotations, configValue, KEYS } from "../config/mod.ts";
 import { loadForCli, noPositionals, type Output } from "./common.ts";
-import { parseFlags } from "./usage.ts";
+import { parseFlags, UsageError } from "./usage.ts";
 
 /** The `env` command. */
 export async function envCommand(args: string[], out: Output): Promise<number> {
   const { values, positionals } = parseFlags("env", args, {
     json: { type: "boolean" },
     config: { type: "string" },
+    annotation: { type: "string", short: "a", multiple: true },
   });
   noPositionals("env", positionals);
-  const loaded = await loadForCli(values.config);
+  const annotations: Record<string, string> = {};
+  for (const a of values.annotation ?? []) {
+    const eq = a.indexOf("=");
+    if (eq <= 0) throw new UsageError("env", `bad --annotation "${a}": expected KEY=VALUE`);
+    annotations[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  // With annotations: what a pod carrying them would get (or the error it would get).
+  const loaded = applyAnnotations(await loadForCli(values.config), annotations);
   if (values.json) {
     out.stdout(JSON.stringify(loaded, null, 2));
     return 0;

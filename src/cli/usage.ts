@@ -42,12 +42,15 @@ Exit status: 0 when the configured runtime can run here, 1 when it cannot.
 
   --json         print the report as JSON (shape: docs/operator-guide.md)
   --config FILE  read this configuration file instead of $JOEY_CONFIG / /etc/joey`,
-  env: `Usage: joey env [--json] [--config FILE]
+  env: `Usage: joey env [--json] [--config FILE] [-a KEY=VALUE]…
 
 Prints the effective configuration (defaults, then the file, then environment
 variables) and where each value came from.
 
   --json         print {"path", "config", "sources"} as JSON
+  -a, --annotation KEY=VALUE
+                 apply a pod annotation (io.joey.config.<key>=<value>) as the shim
+                 would: shows what that pod gets, or why it is refused
   --config FILE  read this configuration file instead of $JOEY_CONFIG / /etc/joey`,
   run: `Usage: joey run [flags] (--rootfs DIR | --image OCI-ARCHIVE) [-- CMD [ARG…]]
 

@@ -91,6 +91,41 @@ Deno.test("joey env shows every key with its source: default, file and env", asy
   });
 });
 
+Deno.test("joey env -a shows what a pod's annotations give, or why they are refused", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/joey.toml`;
+    await Deno.writeTextFile(path, '[runtime]\nenable_annotations = ["runtime.name"]\n');
+    const ok = await joey([
+      "env",
+      "--json",
+      "--config",
+      path,
+      "-a",
+      "io.joey.config.runtime.name=virt-container",
+      "-a",
+      "io.kubernetes.cri.sandbox-id=abc",
+    ]);
+    assertEquals(ok.code, 0, ok.stderr);
+    const env = JSON.parse(ok.stdout);
+    assertEquals(env.config.runtime.name, "virt-container");
+    assertEquals(env.sources["runtime.name"], "annotation:io.joey.config.runtime.name");
+    const refused = await joey([
+      "env",
+      "--config",
+      path,
+      "-a",
+      "io.joey.config.runtime.debug=true",
+    ]);
+    assertEquals(refused.code, 1);
+    assertIncludes(
+      refused.stderr,
+      'annotation "io.joey.config.runtime.debug" is not allowed: "runtime.debug" is not listed',
+    );
+    const bad = await joey(["env", "-a", "novalue"]);
+    assertEquals(bad.code, 2);
+  });
+});
+
 Deno.test("configuration errors stop commands with exit 1 naming the key, file and line", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/joey.toml`;
