@@ -4,6 +4,7 @@
 
 #include "device_host.h"
 #include "virtio/blk.h"
+#include "virtio/fs.h"
 #include "virtio/net.h"
 #include "virtio/vsock.h"
 
@@ -11,6 +12,7 @@ static const struct device_ops *const device_table[] = {
 	&vsock_device_ops,
 	&blk_device_ops,
 	&net_device_ops,
+	&fs_device_ops,
 };
 
 const struct device_ops *device__find(const char *type)
