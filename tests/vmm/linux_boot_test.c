@@ -1,5 +1,5 @@
 /* Linux loader smoke test: the built-in VMM loads a real kernel (the
- * project's build/guest/kernel/bzImage if built, else the Debian cloud
+ * project's build/guest/kernel/vmlinux or bzImage if built, else the Debian cloud
  * kernel) with an initrd, and the serial console shows the banner, the
  * exact command line passed, and the e820 map the VMM built. With VMX/SVM
  * the kernel must also reach /init; on PVM it stops at a known limit. */
@@ -15,6 +15,7 @@
 #define OUT_MAX (256 * 1024)
 
 static char kernel[512], initrd[512];
+static bool own_kernel; /* the project's kernel: MP tables parsed (no ACPI) */
 
 static bool find_boot_file(const char *prefix, char *out, size_t len)
 {
@@ -33,12 +34,17 @@ static bool find_boot_file(const char *prefix, char *out, size_t len)
 	return found;
 }
 
+/* The project's kernel first: its vmlinux (entered directly, no
+ * decompressor to emulate), else its bzImage; then the Debian cloud kernel. */
 static bool pick_kernel(void)
 {
-	const char *own = "build/guest/kernel/bzImage";
 	const char *own_initrd = "build/guest/initrd.img";
+	const char *own = access("build/guest/kernel/vmlinux", R_OK) == 0
+				  ? "build/guest/kernel/vmlinux"
+				  : "build/guest/kernel/bzImage";
 
 	if (access(own, R_OK) == 0) {
+		own_kernel = true;
 		snprintf(kernel, sizeof(kernel), "%s", own);
 		if (access(own_initrd, R_OK) == 0)
 			snprintf(initrd, sizeof(initrd), "%s", own_initrd);
@@ -56,7 +62,7 @@ static int test_linux_banner_cmdline_e820(void)
 	const char *cmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1 "
 			      "joey.smoke=e820-check rdinit=/init";
 	struct joey_vm_config cfg = {
-		.vcpus = 1, .mem_bytes = MEM, .kernel = kernel, .initrd = initrd,
+		.vcpus = 2, .mem_bytes = MEM, .kernel = kernel, .initrd = initrd,
 		.cmdline = cmdline, .console_fd = -1, .console_ring = OUT_MAX,
 	};
 	bool vmx = host_has_vmx_svm();
@@ -81,6 +87,11 @@ static int test_linux_banner_cmdline_e820(void)
 	printf("    created in %.0f ms\n", t0 - t_create);
 	bool banner = vmt_wait_output(vm, 60000, e820_high, out, sizeof(out));
 	double t_e820 = now_ms() - t0;
+	/* The project's kernel reads the MP table: both vCPUs are listed. */
+	size_t used0 = strlen(out);
+	bool smp = own_kernel &&
+		   vmt_wait_output(vm, 30000, "smpboot: Allowing 2 CPUs", out + used0,
+				   sizeof(out) - used0);
 	/* Past the e820 map: with VMX/SVM the kernel must reach /init; on PVM
 	 * the kernel's own code is emulated and it stops (or crawls) here. */
 	size_t used = strlen(out);
@@ -107,6 +118,11 @@ static int test_linux_banner_cmdline_e820(void)
 	CHECK(strstr(out, "BIOS-e820: [mem 0x000000000009fc00-0x00000000000fffff] reserved"),
 	      "e820 reserved entry missing");
 	CHECK(strstr(out, e820_high), "e820 RAM entry above 1 MiB missing (want '%s')", e820_high);
+	if (own_kernel) {
+		CHECK(smp && strstr(out, "found SMP MP-table at [mem 0x0009fc00-0x0009fc0f]"),
+		      "the kernel did not take 2 CPUs from the MP table");
+		printf("    MP table: the kernel found it and allows 2 CPUs\n");
+	}
 	if (vmx) {
 		CHECK(ended, "the kernel did not reach /init within 60 s; last error: %s", why);
 		printf("    reached /init\n");

@@ -21,9 +21,12 @@ function pickKernel(): { kernel: string; initrd: string | null } | null {
     const name = boot.find((n) => n.startsWith(prefix) && n.endsWith("-cloud-amd64"));
     return name ? `/boot/${name}` : null;
   };
-  if (exists("build/guest/kernel/bzImage")) {
+  // The project's kernel first: its vmlinux (entered directly, no
+  // decompressor to emulate), else its bzImage; then the Debian cloud kernel.
+  const own = ["build/guest/kernel/vmlinux", "build/guest/kernel/bzImage"].find(exists);
+  if (own) {
     return {
-      kernel: "build/guest/kernel/bzImage",
+      kernel: own,
       initrd: exists("build/guest/initrd.img") ? "build/guest/initrd.img" : cloud("initrd.img-"),
     };
   }
