@@ -18,8 +18,8 @@
 /** The virtiofs tag of the sandbox share. */
 export const SHARE_TAG = "joeyfs";
 
-/** Where the agent mounts the share in the guest. */
-export const GUEST_SHARE_DIR = "/run/joey/shared";
+/** Where the agent mounts the share in the guest (guest/agent/agent.h AGENT_SHARE_DIR). */
+export const GUEST_SHARE_DIR = "/run/joey/shared/containers";
 
 /** Paths of one sandbox's host state. */
 export class SandboxLayout {

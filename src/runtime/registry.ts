@@ -13,6 +13,8 @@ export async function runtimeFactory(name: string): Promise<RuntimeFactory> {
   switch (name) {
     case "linux-container":
       return (await import("./linux_container/mod.ts")).linuxContainerFactory;
+    case "virt-container":
+      return (await import("./virt_container/mod.ts")).virtContainerFactory;
     case "wasm":
       throw new JoeyError("Unimplemented", `runtime "wasm": reserved, not implemented yet`);
     default:

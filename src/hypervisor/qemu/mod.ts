@@ -24,6 +24,7 @@ import {
 } from "../../resource/daemon.ts";
 import { qemuArgv, type QemuDevice } from "./command.ts";
 import { QmpClient } from "./qmp.ts";
+import { hardwareVirtualization } from "../select.ts";
 
 export type { QemuDevice } from "./command.ts";
 
@@ -56,16 +57,6 @@ export interface VmProcesses {
   daemons: DaemonRecord[];
 }
 
-/** Whether this host's CPU offers hardware virtualization (VMX or SVM). */
-export async function hasHardwareVirtualization(): Promise<boolean> {
-  try {
-    const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
-    return /^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo);
-  } catch {
-    return false;
-  }
-}
-
 /** The vhost-user vsock back end: beside an installed joey, else the build tree's. */
 export function vsockBackendPath(): string {
   const env = Deno.env.get("JOEY_VHOST_VSOCK");
@@ -94,7 +85,7 @@ export class QemuHypervisor {
   async prepare(spec: VmSpec): Promise<void> {
     this.#spec = spec;
     const accel = this.#section.accel;
-    this.#accel = accel === "auto" ? ((await hasHardwareVirtualization()) ? "kvm" : "tcg") : accel;
+    this.#accel = accel === "auto" ? ((await hardwareVirtualization()) ? "kvm" : "tcg") : accel;
     this.#devices = [{ kind: "vsock", socket: `${spec.dir}/vhost-vsock.sock` }];
   }
 

@@ -1,0 +1,181 @@
+/**
+ * A sandbox: one VM per pod. The first container of a pod (grouped by the
+ * `io.kubernetes.cri.sandbox-id` annotation) boots it: resources before
+ * the VM (state directory, cgroup, virtiofsd, taps), the VM, its
+ * processes into the cgroup, the agent's Health.Check, CreateSandbox with
+ * the share. The last container's delete stops it and removes everything.
+ * @module
+ */
+import type { JoeyConfig, VmSection } from "../../config/types.ts";
+import { resolveAssets } from "../../config/assets.ts";
+import { JoeyError } from "../../errors.ts";
+import { selectHypervisor } from "../../hypervisor/select.ts";
+import { QemuHypervisor } from "../../hypervisor/qemu/mod.ts";
+import { GUEST_SHARE_DIR, ResourceManager, SHARE_TAG } from "../../resource/mod.ts";
+import { AgentConnection } from "./agent_conn.ts";
+
+/** The pod annotation that groups containers into one sandbox. */
+export const SANDBOX_ID_ANNOTATION = "io.kubernetes.cri.sandbox-id";
+
+/** The sandbox a container belongs to: its pod's id, else its own. */
+export function sandboxIdOf(containerId: string, spec: Record<string, unknown>): string {
+  const annotations = (spec.annotations ?? {}) as Record<string, unknown>;
+  const sid = annotations[SANDBOX_ID_ANNOTATION];
+  return typeof sid === "string" && sid ? sid : containerId;
+}
+
+/** Time of each boot phase, in ms (for benchmarks and debug logs). */
+export interface BootPhases {
+  resources: number;
+  vmStart: number;
+  agentReady: number;
+  createSandbox: number;
+}
+
+/** A running sandbox VM. */
+export class Sandbox {
+  readonly id: string;
+  readonly agent: AgentConnection;
+  readonly vm: QemuHypervisor;
+  readonly resources: ResourceManager;
+  readonly phases: BootPhases;
+  /** Containers living in this sandbox. */
+  readonly containers = new Set<string>();
+  #stopping = false;
+
+  private constructor(
+    id: string,
+    vm: QemuHypervisor,
+    resources: ResourceManager,
+    agent: AgentConnection,
+    phases: BootPhases,
+  ) {
+    this.id = id;
+    this.vm = vm;
+    this.resources = resources;
+    this.agent = agent;
+    this.phases = phases;
+  }
+
+  /** The VMM's pid (what containerd sees as the pid of every process). */
+  get pid(): number {
+    return this.vm.processes().daemons.find((d) => d.name === "qemu")?.pid ?? 0;
+  }
+
+  /** Boots the sandbox for a pod whose first container has spec; undoes everything on failure. */
+  static async start(
+    id: string,
+    spec: Record<string, unknown>,
+    config: JoeyConfig,
+  ): Promise<Sandbox> {
+    const choice = await selectHypervisor(config.hypervisor);
+    if (choice.name !== "qemu") {
+      // The built-in VMM's Hypervisor binding is not wired into this runtime yet.
+      throw new JoeyError(
+        "Unimplemented",
+        `sandbox "${id}": hypervisor "builtin" (${choice.reason}) is not available to ` +
+          `virt-container yet; set [hypervisor] name = "qemu"`,
+      );
+    }
+    const section: VmSection = config.hypervisor.qemu;
+    const resources = new ResourceManager(config.runtime.state_dir, id, section);
+    const vm = new QemuHypervisor(config.hypervisor.qemu);
+    const t0 = performance.now();
+    const phases: BootPhases = { resources: 0, vmStart: 0, agentReady: 0, createSandbox: 0 };
+    try {
+      const assets = resolveAssets(section);
+      if (!assets.kernel.path || !assets.initrd.path) {
+        throw new JoeyError(
+          "FailedPrecondition",
+          `sandbox "${id}": guest ${
+            !assets.kernel.path ? "kernel" : "initrd"
+          } not found (looked at ${
+            (!assets.kernel.path ? assets.kernel : assets.initrd).searched.join(", ")
+          })`,
+        );
+      }
+      const vmResources = await resources.prepareBeforeStartVm(spec);
+      phases.resources = performance.now() - t0;
+      await vm.prepare({
+        id,
+        dir: resources.layout.vmDir,
+        vcpus: section.default_vcpus,
+        memoryMiB: section.default_memory,
+        kernel: assets.kernel.path,
+        initrd: assets.initrd.path,
+        cmdline: [
+          "console=ttyS0 reboot=k panic=-1",
+          section.enable_debug ? "" : "quiet",
+          section.kernel_params,
+        ].filter(Boolean).join(" "),
+        ...(vmResources.network ? { netns: vmResources.network.netns } : {}),
+      });
+      vm.addDevice({ kind: "fs", socket: vmResources.fs.socket, tag: vmResources.fs.tag });
+      for (const i of vmResources.network?.interfaces ?? []) {
+        vm.addDevice({ kind: "net", tap: i.tap, mac: i.mac });
+      }
+      const deadline = Date.now() + section.boot_timeout_ms;
+      await vm.start(section.boot_timeout_ms);
+      await resources.setupAfterStartVm(vm.processes().daemons);
+      phases.vmStart = performance.now() - t0 - phases.resources;
+      const vmGone = vm.exited!.then(async (code) => {
+        throw new JoeyError(
+          "Internal",
+          `sandbox "${id}": QEMU exited (code ${code}) during boot: ${await vm.diagnostics()}`,
+        );
+      });
+      const agent = await AgentConnection.connect({
+        socket: vm.agentSocket(),
+        port: config.agent.port,
+        dialTimeoutMs: config.agent.dial_timeout_ms,
+        requestTimeoutMs: config.agent.request_timeout_ms,
+        deadline,
+        abort: vmGone,
+      }).catch(async (err) => {
+        throw new JoeyError(
+          "DeadlineExceeded",
+          `sandbox "${id}": ${err instanceof Error ? err.message : err}\n${await vm.diagnostics()}`,
+        );
+      });
+      phases.agentReady = performance.now() - t0 - phases.resources - phases.vmStart;
+      const t1 = performance.now();
+      try {
+        await agent.call("CreateSandbox", {
+          hostname: typeof spec.hostname === "string" ? spec.hostname : "",
+          sandbox_id: id,
+          storages: [{
+            driver: "virtio-fs",
+            source: SHARE_TAG,
+            fstype: "virtiofs",
+            mount_point: GUEST_SHARE_DIR,
+            options: [],
+          }],
+        });
+      } catch (err) {
+        agent.close();
+        throw err;
+      }
+      phases.createSandbox = performance.now() - t1;
+      return new Sandbox(id, vm, resources, agent, phases);
+    } catch (err) {
+      await vm.stop();
+      await resources.cleanupSandbox();
+      throw err;
+    }
+  }
+
+  /** Whether stop() has begun. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** DestroySandbox, the VM stopped, every host resource removed. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    await this.agent.call("DestroySandbox", {}, { timeoutMs: 5000 }).catch(() => {});
+    this.agent.close();
+    await this.vm.stop();
+    await this.resources.cleanupSandbox();
+  }
+}
