@@ -78,6 +78,15 @@ const char *joey_vmm_version(void);
 /* 1 if joey_vm_add_device() knows the device type, else 0. */
 int joey_vmm_device_known(const char *type);
 
+/* Keeps up to count pre-built VM shells (KVM VM with irqchip and PIT, plus
+ * guest RAM of mem_bytes) ready, refilled by a background thread, so that
+ * joey_vm_create for that RAM size skips the KVM setup. A shell is used once
+ * and never recycled (its RAM is fresh). count 0 stops the thread and frees
+ * the shells. Returns 0 or -errno. */
+int joey_vmm_pool(uint32_t count, uint64_t mem_bytes);
+/* Shells ready in the pool now. */
+uint32_t joey_vmm_pool_ready(void);
+
 /* Creates a VM and loads its kernel. On failure returns -errno, sets *out to
  * NULL and writes the reason to err (if errlen > 0). */
 int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, uint32_t errlen);

@@ -127,7 +127,7 @@ static int platform__init(struct vm *vm)
 	return rc;
 }
 
-static struct vm *vm__alloc(void)
+struct vm *vm__alloc(void)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 
@@ -148,7 +148,7 @@ static struct vm *vm__alloc(void)
 	return vm;
 }
 
-static void vm__free(struct vm *vm)
+void vm__free(struct vm *vm)
 {
 	event__drop_vm(vm->id);
 	loop__destroy(vm);
@@ -173,9 +173,27 @@ static void vm__free(struct vm *vm)
 	free(vm);
 }
 
+int vm__setup_shell(struct vm *vm, uint64_t mem_bytes, bool hugepages)
+{
+	int rc;
+
+	vm->kvm_fd = kvm__open(vm->err, sizeof(vm->err));
+	if (vm->kvm_fd < 0)
+		return vm->kvm_fd;
+	rc = kvm__check_caps(vm->kvm_fd, vm->err, sizeof(vm->err));
+	if (!rc)
+		rc = kvm__setup_vm(vm);
+	if (!rc)
+		rc = kvm__supported_cpuid(vm);
+	if (!rc)
+		rc = memory__setup(vm, mem_bytes, hugepages);
+	return rc;
+}
+
 int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, uint32_t errlen)
 {
 	struct vm *vm;
+	bool fresh;
 	int rc;
 
 	if (out)
@@ -187,7 +205,12 @@ int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, u
 			snprintf(err, errlen, "joey_vm_create: missing config or result pointer");
 		return -EINVAL;
 	}
-	vm = vm__alloc();
+	/* A pre-built shell (KVM VM, irqchip, PIT, RAM) when the pool has one of
+	 * this size; it never ran a guest, so its RAM is fresh. */
+	vm = cfg->flags & JOEY_VM_F_HUGEPAGES ? NULL : pool__take(cfg->mem_bytes);
+	fresh = !vm;
+	if (fresh)
+		vm = vm__alloc();
 	if (!vm) {
 		if (errlen)
 			snprintf(err, errlen, "out of memory for a VM");
@@ -209,23 +232,11 @@ int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, u
 	rc = console__init(vm, cfg->console_ring, cfg->console_fd);
 	if (rc)
 		goto fail;
-	vm->kvm_fd = kvm__open(vm->err, sizeof(vm->err));
-	if (vm->kvm_fd < 0) {
-		rc = vm->kvm_fd;
-		goto fail;
+	if (fresh) {
+		rc = vm__setup_shell(vm, cfg->mem_bytes, cfg->flags & JOEY_VM_F_HUGEPAGES);
+		if (rc)
+			goto fail;
 	}
-	rc = kvm__check_caps(vm->kvm_fd, vm->err, sizeof(vm->err));
-	if (rc)
-		goto fail;
-	rc = kvm__setup_vm(vm);
-	if (rc)
-		goto fail;
-	rc = kvm__supported_cpuid(vm);
-	if (rc)
-		goto fail;
-	rc = memory__setup(vm, cfg->mem_bytes, cfg->flags & JOEY_VM_F_HUGEPAGES);
-	if (rc)
-		goto fail;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		rc = vcpu__create(vm, i);
 		if (rc)

@@ -111,7 +111,17 @@ struct vm {
 
 	pthread_mutex_t err_lock;
 	char err[JOEY_ERR_MAX];
+
+	struct vm *pool_next; /* while waiting in the pool */
 };
+
+/* vm.c: a VM object, and its KVM VM + RAM ("shell", what the pool pre-builds) */
+struct vm *vm__alloc(void);
+void vm__free(struct vm *vm);
+int vm__setup_shell(struct vm *vm, uint64_t mem_bytes, bool hugepages) __must_check;
+
+/* pool.c: pre-built shells of one RAM size (joey_vmm_pool) */
+struct vm *pool__take(uint64_t mem_bytes);
 
 /* error.c */
 void vm__set_error(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -13,6 +13,10 @@ export const symbols = {
   joey_vmm_version: { parameters: [], result: "pointer" },
   // int joey_vmm_device_known(const char *type)
   joey_vmm_device_known: { parameters: ["buffer"], result: "i32" },
+  // int joey_vmm_pool(uint32_t count, uint64_t mem_bytes)  (joins the pool thread when stopping)
+  joey_vmm_pool: { parameters: ["u32", "u64"], result: "i32", nonblocking: true },
+  // uint32_t joey_vmm_pool_ready(void)
+  joey_vmm_pool_ready: { parameters: [], result: "u32" },
   // int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, uint32_t errlen)
   joey_vm_create: {
     parameters: ["buffer", "buffer", "buffer", "u32"],

@@ -8,7 +8,7 @@ import { JoeyError } from "../../errors.ts";
 import type { BuiltinHypervisorSection } from "../../config/types.ts";
 import type { Capabilities, DeviceConfig, Hypervisor, VmExit, VmMetrics, VmSpec } from "../mod.ts";
 import { ERR_MAX } from "./ffi.ts";
-import { cString, toCString } from "./errors.ts";
+import { cString, toCString, unwrap } from "./errors.ts";
 import { vmm } from "./library.ts";
 import { BuiltinVm } from "./vm.ts";
 
@@ -43,6 +43,21 @@ export function builtinUnavailable(library = ""): string | null {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
+}
+
+/**
+ * Keeps `count` pre-built VM shells (KVM VM, interrupt controllers, guest
+ * RAM of memoryMiB) ready so creating a VM of that size skips the kernel's
+ * setup work; each shell is used once. `count` 0 frees them.
+ */
+export async function setShellPool(count: number, memoryMiB: number): Promise<void> {
+  const rc = await vmm().joey_vmm_pool(count, BigInt(memoryMiB) << 20n);
+  unwrap(rc, `VM shell pool of ${count} × ${memoryMiB} MiB`, () => "");
+}
+
+/** Shells ready in the pool now. */
+export function shellPoolReady(): number {
+  return vmm().joey_vmm_pool_ready();
 }
 
 /** A sandbox VM in this process. */

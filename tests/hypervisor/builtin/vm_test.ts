@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertIncludes, assertRejects } from "../../lib/assert.ts";
-import { BuiltinVm } from "../../../src/hypervisor/builtin/mod.ts";
+import { BuiltinVm, setShellPool, shellPoolReady } from "../../../src/hypervisor/builtin/mod.ts";
 import { JoeyError } from "../../../src/errors.ts";
 import { guest, skipReason } from "./_guests.ts";
 
@@ -135,5 +135,29 @@ Deno.test({
     } finally {
       await vm.destroy();
     }
+  },
+});
+
+Deno.test({
+  name: "setShellPool(): a VM made from a pre-built shell runs like a fresh one",
+  ignore,
+  async fn() {
+    await setShellPool(1, 8);
+    try {
+      for (let i = 0; i < 200 && shellPoolReady() < 1; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertEquals(shellPoolReady(), 1);
+      const vm = await BuiltinVm.create({ vcpus: 1, memoryMiB: 8, kernel: guest("hello") });
+      try {
+        vm.start();
+        assertEquals((await vm.wait()).code, 42);
+      } finally {
+        await vm.destroy();
+      }
+    } finally {
+      await setShellPool(0, 0);
+    }
+    assertEquals(shellPoolReady(), 0);
   },
 });
