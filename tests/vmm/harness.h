@@ -43,6 +43,8 @@ bool vmt_wait_end(joey_vm *vm, int timeout_ms, struct joey_event *ev, char *out,
 bool vmt_wait_output(joey_vm *vm, int timeout_ms, const char *needle, char *out, size_t outlen);
 
 double now_ms(void);
+/* Open file descriptors of this process (from /proc/self/fd). */
+int count_fds(void);
 bool host_has_vmx_svm(void);
 
 #endif

@@ -1,7 +1,6 @@
 /* 1,000 create/start/run/destroy cycles of a test guest in one process:
  * file descriptors, threads and RSS return to their starting level (read
  * from /proc/self), so a long-lived runtime can start VMs forever. */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,21 +15,6 @@
 #else
 #define UNDER_ASAN 0
 #endif
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the DIR's own fd */
-}
 
 static long status_field(const char *field)
 {

@@ -242,6 +242,43 @@ static int test_console_input(void)
 	return PASS;
 }
 
+static long hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static int test_hugepages(void)
+{
+	struct joey_vm_config cfg = { .vcpus = 1, .mem_bytes = 16 * MIB, .kernel = guest_path("hello"),
+				      .console_fd = -1, .flags = JOEY_VM_F_HUGEPAGES };
+	char err[JOEY_ERR_MAX], out[256];
+	struct joey_event ev;
+	joey_vm *vm;
+
+	cfg.mem_bytes = 8 * MIB + 4096;
+	int rc = joey_vm_create(&cfg, &vm, err, sizeof(err));
+	CHECK(rc == -EINVAL && strstr(err, "in multiples of 2048 KiB"), "%d '%s'", rc, err);
+	if (hugepages_free() < 8)
+		return harness_skip("fewer than 8 free 2 MiB hugepages (vm.nr_hugepages)");
+	cfg.mem_bytes = 16 * MIB;
+	CHECK(joey_vm_create(&cfg, &vm, err, sizeof(err)) == 0, "%s", err);
+	CHECK(joey_vm_start(vm) == 0, "start");
+	bool ended = vmt_wait_end(vm, 5000, &ev, out, sizeof(out));
+	joey_vm_destroy(vm);
+	CHECK(ended && ev.code == 42, "hugepage-backed guest did not exit with 42");
+	return PASS;
+}
+
 int main(void)
 {
 	harness_run("hello guest: UART output and debug-exit code via events",
@@ -256,5 +293,6 @@ int main(void)
 	harness_run("16 VMs at once through one event pump", test_many_vms_one_pump);
 	harness_run("destroy a paused VM and a never-started VM", test_destroy_running_and_unstarted);
 	harness_run("console input is queued for the UART", test_console_input);
+	harness_run("hugepage-backed guest RAM (JOEY_VM_F_HUGEPAGES)", test_hugepages);
 	return harness_finish();
 }

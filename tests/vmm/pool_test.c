@@ -1,27 +1,11 @@
 /* The VM shell pool: shells are pre-built in the background, taken by
  * creates of the same RAM size, refilled, and freed (no fd left) when the
  * pool is set to 0. Guests created from shells run like fresh ones. */
-#include <dirent.h>
 #include <unistd.h>
 
 #include "harness.h"
 
 #define MIB (1ULL << 20)
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;
-}
 
 static bool wait_ready(uint32_t n)
 {

@@ -147,7 +147,8 @@ out:
 	return rc;
 }
 
-int vm__loop_mod(struct vm *vm, int fd, uint32_t events)
+/* EPOLL_CTL_MOD (events) or EPOLL_CTL_DEL on a registered fd. */
+static int loop__change(struct vm *vm, int fd, int op, uint32_t events)
 {
 	struct loop *loop = vm->loop;
 	struct epoll_event ev = { .events = events };
@@ -157,34 +158,26 @@ int vm__loop_mod(struct vm *vm, int fd, uint32_t events)
 		return -ENOENT;
 	pthread_mutex_lock(&loop->lock);
 	slot = loop__slot(loop, fd);
-	if (slot < 0) {
+	ev.data.u32 = (uint32_t)slot;
+	if (slot < 0)
 		rc = -ENOENT;
-	} else {
-		ev.data.u32 = (uint32_t)slot;
-		if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
-			rc = -errno;
-	}
+	else if (epoll_ctl(loop->epfd, op, fd, &ev) < 0 && op != EPOLL_CTL_DEL)
+		rc = -errno;
+	else if (op == EPOLL_CTL_DEL)
+		loop->entries[slot].live = false;
 	pthread_mutex_unlock(&loop->lock);
 	return rc;
 }
 
+int vm__loop_mod(struct vm *vm, int fd, uint32_t events)
+{
+	return loop__change(vm, fd, EPOLL_CTL_MOD, events);
+}
+
+/* A closed fd has already left the epoll set; its slot is freed anyway. */
 int vm__loop_del(struct vm *vm, int fd)
 {
-	struct loop *loop = vm->loop;
-	int slot, rc = 0;
-
-	if (!loop)
-		return -ENOENT;
-	pthread_mutex_lock(&loop->lock);
-	slot = loop__slot(loop, fd);
-	if (slot < 0) {
-		rc = -ENOENT;
-	} else {
-		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-		loop->entries[slot].live = false;
-	}
-	pthread_mutex_unlock(&loop->lock);
-	return rc;
+	return loop__change(vm, fd, EPOLL_CTL_DEL, 0);
 }
 
 /* Joins the thread before devices are torn down, so no callback can run on

@@ -406,7 +406,7 @@ int vcpu__start_all(struct vm *vm)
 			vm__set_error(vm, "starting vCPU %u's thread: %s", i, strerror(-rc));
 			break;
 		}
-		vcpu->thread_started = true;
+		__atomic_store_n(&vcpu->thread_started, true, __ATOMIC_RELEASE);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
@@ -418,7 +418,8 @@ void vcpu__kick_all(struct vm *vm)
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
-		if (!vcpu->thread_started || !vcpu->run)
+		/* A vCPU thread ending the VM may kick while start_all still runs. */
+		if (!__atomic_load_n(&vcpu->thread_started, __ATOMIC_ACQUIRE) || !vcpu->run)
 			continue;
 		__atomic_store_n(&((struct kvm_run *)vcpu->run)->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		pthread_kill(vcpu->thread, SIG_KICK);
