@@ -240,7 +240,7 @@ const rateBench: Benchmark = {
   ids: ["vmm.create_rate"],
   async run() {
     const TOTAL = 1000;
-    const IN_FLIGHT = 8;
+    const IN_FLIGHT = 32;
     let next = 0;
     let bad = 0;
     const worker = async () => {
