@@ -120,10 +120,36 @@ static int test_mp_table(void)
 	return PASS;
 }
 
+static int test_cpuid_and_msrs(void)
+{
+	char err[JOEY_ERR_MAX], out[256];
+	struct joey_event ev;
+	joey_vm *vm;
+
+	CHECK(vmt_create(&vm, guest_path("cpuid"), 3, 16 * MIB, "", err, sizeof(err)) == 0, "%s",
+	      err);
+	CHECK(joey_vm_start(vm) == 0, "start");
+	bool ended = vmt_wait_end(vm, 5000, &ev, out, sizeof(out));
+	joey_vm_destroy(vm);
+	CHECK(ended && ev.type == JOEY_EVENT_SHUTDOWN, "no exit; output '%s'", out);
+	uint32_t c = (uint32_t)ev.code;
+	printf("    %s", out);
+	CHECK((c & 0xff) == 3, "leaf 1 logical count %u, want 3", c & 0xff);
+	CHECK(c & (1u << 8), "hypervisor bit clear");
+	CHECK(c & (1u << 9), "no KVM signature at leaf 0x40000000");
+	CHECK(((c >> 16) & 0xff) == 3, "leaf 0xb core count %u, want 3", (c >> 16) & 0xff);
+	CHECK(c & (1u << 24), "MTRRdefType not write-back with MTRRs on");
+	CHECK(c & (1u << 25), "MISC_ENABLE fast strings off");
+	CHECK(strstr(out, "apic id 0,"), "boot vCPU's APIC id: '%s'", out);
+	return PASS;
+}
+
 int main(void)
 {
 	harness_run("zero page: setup header, command line, e820 map around the MMIO hole",
 		    test_zero_page_and_e820);
 	harness_run("MP table: CPUs, IOAPIC, 24 routes, checksums", test_mp_table);
+	harness_run("CPUID (hypervisor bit, topology, KVM leaves) and boot MSRs in the guest",
+		    test_cpuid_and_msrs);
 	return harness_finish();
 }

@@ -65,14 +65,40 @@ static unsigned int order_of(unsigned int n)
 	return bits;
 }
 
+/* Leaf 0xb (extended topology) subleaf `index`: SMT level of one thread,
+ * then a core level of nr_vcpus, then the invalid level that ends it. */
+static void topology_leaf(struct kvm_cpuid_entry2 *e, uint32_t index, unsigned int nr,
+			  unsigned int apic_id)
+{
+	e->function = 0xb;
+	e->index = index;
+	e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+	e->edx = apic_id;
+	if (index == 0) {
+		e->eax = 0;
+		e->ebx = 1;
+		e->ecx = (1u << 8) | 0;
+	} else if (index == 1) {
+		e->eax = order_of(nr);
+		e->ebx = nr;
+		e->ecx = (2u << 8) | 1;
+	} else {
+		e->eax = e->ebx = 0;
+		e->ecx = index;
+	}
+}
+
 /* The supported CPUID, adjusted per vCPU: hypervisor bit, APIC IDs and a
- * topology of nr_vcpus cores in one package. */
+ * topology of nr_vcpus cores in one package (leaves 1, 4 and 0xb for Intel
+ * guests' view, 0x80000008 for AMD's). KVM may list only subleaf 0 of 0xb;
+ * the others are added. */
 static int vcpu__set_cpuid(struct vcpu *vcpu)
 {
 	const struct kvm_cpuid2 *base = vcpu->vm->cpuid;
 	unsigned int nr = vcpu->vm->nr_vcpus;
 	size_t bytes = sizeof(*base) + base->nent * sizeof(base->entries[0]);
-	struct kvm_cpuid2 *cpuid = malloc(bytes);
+	struct kvm_cpuid2 *cpuid = malloc(bytes + 3 * sizeof(base->entries[0]));
+	bool topo[3] = { false, false, false };
 	int rc = 0;
 
 	if (!cpuid)
@@ -92,24 +118,20 @@ static int vcpu__set_cpuid(struct vcpu *vcpu)
 			e->eax = (e->eax & 0x03ffffff) | ((nr - 1) << 26);
 			break;
 		case 0xb:
-			e->edx = vcpu->index;
-			if (e->index == 0) {
-				e->eax = 0;
-				e->ebx = 1;
-				e->ecx = (1u << 8) | 0;
-			} else if (e->index == 1) {
-				e->eax = order_of(nr);
-				e->ebx = nr;
-				e->ecx = (2u << 8) | 1;
-			} else {
-				e->eax = e->ebx = 0;
-				e->ecx = e->index;
-			}
+			topology_leaf(e, e->index, nr, vcpu->index);
+			if (e->index < 3)
+				topo[e->index] = true;
+			break;
+		case 0x80000008:
+			e->ecx = (e->ecx & ~0xf0ffu) | (nr - 1); /* cores per package - 1 */
 			break;
 		default:
 			break;
 		}
 	}
+	for (uint32_t idx = 0; idx < 3; idx++)
+		if (!topo[idx])
+			topology_leaf(&cpuid->entries[cpuid->nent++], idx, nr, vcpu->index);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
 		rc = -errno;
 	free(cpuid);
