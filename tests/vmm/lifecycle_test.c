@@ -242,6 +242,25 @@ static int test_console_input(void)
 	return PASS;
 }
 
+static int test_serial_interrupt(void)
+{
+	char err[JOEY_ERR_MAX], out[512];
+	struct joey_event ev;
+	joey_vm *vm;
+
+	CHECK(vmt_create(&vm, guest_path("serial_irq"), 1, 16 * MIB, "", err, sizeof(err)) == 0,
+	      "%s", err);
+	CHECK(joey_vm_start(vm) == 0, "start");
+	bool ended = vmt_wait_end(vm, 10000, &ev, out, sizeof(out));
+	joey_vm_last_error(vm, err, sizeof(err));
+	joey_vm_destroy(vm);
+	CHECK(ended, "no exit within 10 s; output '%s'", out);
+	CHECK(ev.type == JOEY_EVENT_SHUTDOWN && ev.code == 0, "event %u code %d (%s); output '%s'",
+	      ev.type, ev.code, err, out);
+	CHECK(strstr(out, "serial interrupts: 3, THRI acknowledged: 3"), "output '%s'", out);
+	return PASS;
+}
+
 static long hugepages_free(void)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -293,6 +312,7 @@ int main(void)
 	harness_run("16 VMs at once through one event pump", test_many_vms_one_pump);
 	harness_run("destroy a paused VM and a never-started VM", test_destroy_running_and_unstarted);
 	harness_run("console input is queued for the UART", test_console_input);
+	harness_run("UART transmit-empty interrupt via IOAPIC pin 4", test_serial_interrupt);
 	harness_run("hugepage-backed guest RAM (JOEY_VM_F_HUGEPAGES)", test_hugepages);
 	return harness_finish();
 }
