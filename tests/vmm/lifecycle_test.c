@@ -232,13 +232,43 @@ static int test_destroy_running_and_unstarted(void)
 
 static int test_console_input(void)
 {
-	char err[JOEY_ERR_MAX];
+	char err[JOEY_ERR_MAX], out[256];
+	struct joey_event ev;
 	joey_vm *vm;
 
-	CHECK(vmt_create(&vm, guest_path("hello"), 1, 8 * MIB, "", err, sizeof(err)) == 0, "%s", err);
-	int n = joey_vm_console_write(vm, (const uint8_t *)"abc", 3);
+	CHECK(vmt_create(&vm, guest_path("echo"), 1, 8 * MIB, "", err, sizeof(err)) == 0, "%s", err);
+	CHECK(joey_vm_start(vm) == 0, "start");
+	bool ready = vmt_wait_output(vm, 5000, "ready\n", out, sizeof(out));
+	int n = joey_vm_console_write(vm, (const uint8_t *)"hello joey\n", 11);
+	bool ended = vmt_wait_end(vm, 5000, &ev, out, sizeof(out));
 	joey_vm_destroy(vm);
-	CHECK(n == 3, "console_write took %d", n);
+	CHECK(ready, "guest not ready: '%s'", out);
+	CHECK(n == 11, "console_write took %d", n);
+	CHECK(ended && ev.type == JOEY_EVENT_SHUTDOWN && ev.code == 11, "end %d code %d", ended,
+	      ev.code);
+	CHECK(strstr(out, "HELLO JOEY\n"), "echo '%s'", out);
+	return PASS;
+}
+
+static int test_pause_with_waiting_secondary(void)
+{
+	char err[JOEY_ERR_MAX], out[256];
+	joey_vm *vm;
+
+	/* The loop guest never starts vCPU 1: it waits for SIPI inside KVM_RUN,
+	 * and pause must still get it out. */
+	CHECK(vmt_create(&vm, guest_path("loop"), 2, 8 * MIB, "", err, sizeof(err)) == 0, "%s", err);
+	CHECK(joey_vm_start(vm) == 0, "start");
+	CHECK(vmt_wait_output(vm, 5000, "loop started", out, sizeof(out)), "no output");
+	int bad = 0;
+	for (int i = 0; i < 100; i++) {
+		if (joey_vm_pause(vm) || joey_vm_state(vm) != JOEY_VM_PAUSED)
+			bad++;
+		if (joey_vm_resume(vm) || joey_vm_state(vm) != JOEY_VM_RUNNING)
+			bad++;
+	}
+	joey_vm_destroy(vm);
+	CHECK(bad == 0, "%d failed transitions", bad);
 	return PASS;
 }
 
@@ -311,7 +341,9 @@ int main(void)
 	harness_run("two vCPUs: the guest starts the second with INIT/SIPI", test_two_vcpus);
 	harness_run("16 VMs at once through one event pump", test_many_vms_one_pump);
 	harness_run("destroy a paused VM and a never-started VM", test_destroy_running_and_unstarted);
-	harness_run("console input is queued for the UART", test_console_input);
+	harness_run("console input reaches the guest's UART receiver", test_console_input);
+	harness_run("100 pause/resume rounds with a vCPU waiting for SIPI",
+		    test_pause_with_waiting_secondary);
 	harness_run("UART transmit-empty interrupt via IOAPIC pin 4", test_serial_interrupt);
 	harness_run("hugepage-backed guest RAM (JOEY_VM_F_HUGEPAGES)", test_hugepages);
 	return harness_finish();

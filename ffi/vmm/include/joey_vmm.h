@@ -58,7 +58,8 @@ enum joey_event_type {
 				      * arg1 = guest RIP; text in joey_vm_last_error() */
 	JOEY_EVENT_CONSOLE = 5,      /* console output waiting in joey_vm_console_read();
 				      * sent again only after the ring was drained */
-	JOEY_EVENT_DEVICE_ERROR = 6, /* a device reported a failure; text in last error */
+	JOEY_EVENT_DEVICE_ERROR = 6, /* a device reported a failure; text in last error;
+				      * sent again only after joey_vm_last_error() */
 	JOEY_EVENT_STOPPED = 7,      /* joey_vm_stop() finished */
 };
 

@@ -30,6 +30,7 @@ int joey_vm_last_error(joey_vm *vm, char *buf, uint32_t len)
 		return -EINVAL;
 	pthread_mutex_lock(&vm->err_lock);
 	n = (int)strlen(vm->err);
+	vm->device_error_queued = false; /* re-arms DEVICE_ERROR events */
 	if (len)
 		snprintf(buf, len, "%s", vm->err);
 	pthread_mutex_unlock(&vm->err_lock);

@@ -83,16 +83,29 @@ int vm__cmdline_append(struct vm *vm, const char *text)
 	return 0;
 }
 
+/* A hostile guest can make a device fail in a loop: one DEVICE_ERROR event
+ * stays queued until the caller reads the text (joey_vm_last_error), so the
+ * queue cannot grow without bound; the text is always the latest. */
 void vm__device_error(struct vm *vm, const char *device, const char *fmt, ...)
 {
 	char msg[JOEY_ERR_MAX];
+	bool post;
 	va_list ap;
+	int n;
 
+	n = snprintf(msg, sizeof(msg), "device %s: ", device);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
-	vm__set_error(vm, "device %s: %s", device, msg);
-	event__post(vm, JOEY_EVENT_DEVICE_ERROR, 0, 0, 0);
+	pthread_mutex_lock(&vm->err_lock);
+	memcpy(vm->err, msg, sizeof(vm->err));
+	post = !vm->device_error_queued;
+	vm->device_error_queued = true;
+	pthread_mutex_unlock(&vm->err_lock);
+	if (post)
+		event__post(vm, JOEY_EVENT_DEVICE_ERROR, 0, 0, 0);
 }
 
 void vm__terminate(struct vm *vm, uint32_t type, int32_t code, uint64_t arg0, uint64_t arg1)

@@ -111,6 +111,7 @@ struct vm {
 
 	pthread_mutex_t err_lock;
 	char err[JOEY_ERR_MAX];
+	bool device_error_queued; /* under err_lock: one DEVICE_ERROR outstanding */
 
 	struct vm *pool_next; /* while waiting in the pool */
 };
