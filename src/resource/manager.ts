@@ -8,7 +8,7 @@
  */
 import type { VmSection } from "../config/types.ts";
 import type { Mount } from "../runtime/mod.ts";
-import { type DaemonRecord, stopDaemon } from "./daemon.ts";
+import { type DaemonRecord, isAlive, processStartTime, stopDaemon } from "./daemon.ts";
 import { SandboxLayout, SHARE_TAG } from "./layout.ts";
 import { emptyState, loadState, type SandboxState, saveState } from "./state.ts";
 import { startVirtiofsd } from "./share_fs/virtiofsd.ts";
@@ -65,6 +65,11 @@ export class ResourceManager {
    */
   async prepareBeforeStartVm(podSpec: Record<string, unknown>): Promise<VmResources> {
     await Deno.mkdir(this.layout.vmDir, { recursive: true, mode: 0o700 });
+    this.#state.owner = {
+      name: "shim",
+      pid: Deno.pid,
+      startTime: await processStartTime(Deno.pid) ?? "",
+    };
     await this.#save();
     this.#state.cgroups = await createSandboxCgroup(this.layout.sandboxId);
     await this.#save();
@@ -150,10 +155,16 @@ export async function cleanupState(layout: SandboxLayout, state: SandboxState): 
   await Deno.remove(layout.root, { recursive: true }).catch(() => {});
 }
 
-/** Crash cleanup: undoes whatever the persisted state of a sandbox names. */
+/**
+ * Crash cleanup: undoes whatever the persisted state of a sandbox names,
+ * unless the shim that owns it still runs (containerd 1.6 also calls the
+ * shim's `delete` after an orderly task delete, while other containers of
+ * the pod may still be served). Returns whether anything was cleaned.
+ */
 export async function cleanupSandboxDir(stateDir: string, sandboxId: string): Promise<boolean> {
   const layout = new SandboxLayout(stateDir, sandboxId);
   const state = await loadState(layout.stateFile);
+  if (state?.owner && state.owner.pid !== Deno.pid && await isAlive(state.owner)) return false;
   if (!state) {
     // No state: only a directory, if anything, is left.
     await Deno.remove(layout.root, { recursive: true }).catch(() => {});

@@ -11,6 +11,8 @@ import type { SandboxNetwork } from "./network/tap_network.ts";
 export interface SandboxState {
   version: 1;
   sandboxId: string;
+  /** The shim process serving the sandbox: while it lives, crash cleanup leaves the sandbox alone. */
+  owner: DaemonRecord | null;
   /** QEMU (or other VMM helper), virtiofsd, the vsock back end. */
   daemons: DaemonRecord[];
   /** Mount points in the share, by container id, in mount order. */
@@ -21,7 +23,15 @@ export interface SandboxState {
 
 /** An empty state for a new sandbox. */
 export function emptyState(sandboxId: string): SandboxState {
-  return { version: 1, sandboxId, daemons: [], mounts: {}, network: null, cgroups: [] };
+  return {
+    version: 1,
+    sandboxId,
+    owner: null,
+    daemons: [],
+    mounts: {},
+    network: null,
+    cgroups: [],
+  };
 }
 
 /** Writes the state atomically (write then rename). */

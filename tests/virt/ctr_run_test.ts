@@ -5,10 +5,24 @@
  */
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { waitFor } from "../lib/tmp.ts";
-import { type Containerd, IMAGE_NAME, JOEY_RUNTIME, mountsUnder } from "../containerd/harness.ts";
+import {
+  type Containerd,
+  IMAGE_NAME,
+  JOEY_RUNTIME,
+  mountsUnder,
+  processesMatching,
+} from "../containerd/harness.ts";
+import { messageType } from "../../src/proto/registry.ts";
+import { TtrpcClient } from "../../src/ttrpc/client.ts";
 import { PtySession } from "../containerd/pty.ts";
 import { guestKernel } from "./guest_fixture.ts";
-import { REPO, sandboxProcesses, startVirtContainerd, virtSkipReason } from "./virt_harness.ts";
+import {
+  programsMentioning,
+  REPO,
+  sandboxProcesses,
+  startVirtContainerd,
+  virtSkipReason,
+} from "./virt_harness.ts";
 
 const skip = await virtSkipReason();
 if (skip) console.log(`SKIP virt-container end-to-end tests: ${skip}`);
@@ -62,12 +76,351 @@ Deno.test({
   },
 });
 
+/** Deletes a stopped task; returns the exit code ctr 1.6 reports (it warns on non-zero). */
+async function deletedExitCode(c: Containerd, id: string): Promise<number> {
+  const del = await c.ctr(["tasks", "delete", id]);
+  assertEquals(del.code, 0, del.stderr);
+  const m = /exit with non-zero exit code (\d+)/.exec(del.stderr);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Pids of QEMU processes of the sandbox sid. */
+function qemuOf(sid: string): Promise<number[]> {
+  return programsMentioning("qemu-system", `${stateDir}/${sid}/`);
+}
+
+Deno.test({
+  name: "virt: run -d, exec with and without a tty, ps, pause/resume, metrics, kill, delete",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const id = newId("life");
+    const run = await c.ctr([
+      "run",
+      "-d",
+      "--runtime",
+      JOEY_RUNTIME,
+      IMAGE_NAME,
+      id,
+      "sh",
+      "-c",
+      "trap 'exit 7' TERM; while true; do sleep 0.1; done",
+    ], { timeoutMs: 120_000 });
+    assertEquals(run.code, 0, run.stderr);
+    await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    const [qemu] = await qemuOf(id);
+    assert(qemu, "the container runs in a QEMU VM of its own");
+
+    const exec = await c.ctr([
+      "tasks",
+      "exec",
+      "--exec-id",
+      "e1",
+      id,
+      "sh",
+      "-c",
+      "echo in-exec; echo to-err >&2; exit 4",
+    ]);
+    assertEquals(exec.stdout, "in-exec\n", exec.stderr);
+    assertIncludes(exec.stderr, "to-err");
+    assertEquals(exec.code, 4);
+
+    const tty = new PtySession(
+      `ctr --address ${c.address} --namespace ${c.namespace} tasks exec -t --exec-id e2 ${id} sh -c 'test -t 0 && test -t 1 && echo on-a-tty; exit 6'`,
+    );
+    try {
+      // The agent's pty is not in the container's own devpts, so ttyname(3)
+      // (and `tty`) cannot name it; isatty(3) is what a terminal guarantees.
+      await tty.expect("on-a-tty");
+      assertEquals(await tty.wait(), 6, tty.output);
+    } finally {
+      tty.kill();
+    }
+
+    const bg = await c.ctr(["tasks", "exec", "-d", "--exec-id", "bg", id, "sleep", "60"]);
+    assertEquals(bg.code, 0, bg.stderr);
+    const ps = await c.ctr(["tasks", "ps", id]);
+    assertEquals(ps.code, 0, ps.stderr);
+    const pids = ps.stdout.split("\n").slice(1).filter((l) => /^\s*\d+/.test(l))
+      .map((l) => Number(l.trim().split(/\s+/)[0]));
+    assert(pids.length >= 2, `ps lists init and the exec: ${ps.stdout}`);
+    assert(pids.every((p) => p === qemu), `every process is inside QEMU ${qemu}: ${ps.stdout}`);
+
+    assertEquals((await c.ctr(["tasks", "pause", id])).code, 0);
+    assertEquals(await taskStatus(c, id), "PAUSED");
+    assertEquals((await c.ctr(["tasks", "resume", id])).code, 0);
+    assertEquals(await taskStatus(c, id), "RUNNING");
+
+    const metrics = await c.ctr(["tasks", "metrics", id]);
+    assertEquals(metrics.code, 0, metrics.stderr);
+    assertIncludes(metrics.stdout, "memory.usage_in_bytes");
+    assertIncludes(metrics.stdout, "pids.current");
+    const current = /pids\.current\s+(\d+)/.exec(metrics.stdout);
+    assert(current && Number(current[1]) >= 2, `pids counted in the guest: ${metrics.stdout}`);
+
+    assertEquals((await c.ctr(["tasks", "kill", "-s", "TERM", id])).code, 0);
+    await waitFor(async () => (await taskStatus(c, id)) === "STOPPED", `${id} STOPPED`);
+    assertEquals(await deletedExitCode(c, id), 7, "exit status of the TERM trap");
+    assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
+    await waitFor(async () => (await qemuOf(id)).length === 0, "the VM to stop", 15_000);
+  },
+});
+
+Deno.test({
+  name: "virt: kill -a stops every process of the container",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const id = newId("killall");
+    const run = await c.ctr(
+      ["run", "-d", "--runtime", JOEY_RUNTIME, IMAGE_NAME, id, "sleep", "60"],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    assertEquals(run.code, 0, run.stderr);
+    await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    assertEquals(
+      (await c.ctr(["tasks", "exec", "-d", "--exec-id", "x", id, "sleep", "60"])).code,
+      0,
+    );
+    const k = await c.ctr(["tasks", "kill", "-a", "-s", "KILL", id]);
+    assertEquals(k.code, 0, k.stderr);
+    await waitFor(async () => (await taskStatus(c, id)) === "STOPPED", `${id} STOPPED`);
+    assertEquals(await deletedExitCode(c, id), 137);
+    assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
+  },
+});
+
+Deno.test({
+  name: "virt: stdin reaches the container and CloseIO delivers EOF",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const id = newId("stdin");
+    const data = "line one\nline two\n" + "x".repeat(100_000) + "\n";
+    const child = new Deno.Command("ctr", {
+      args: [
+        "--address",
+        c.address,
+        "--namespace",
+        c.namespace,
+        "run",
+        "--rm",
+        "--runtime",
+        JOEY_RUNTIME,
+        IMAGE_NAME,
+        id,
+        "cat",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+    try {
+      let received = "";
+      const decoder = new TextDecoder();
+      const stdout = child.stdout;
+      const reading = (async () => {
+        for await (const chunk of stdout) received += decoder.decode(chunk, { stream: true });
+      })();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(data));
+      await w.close();
+      const addressFile =
+        `${c.dir}/state/io.containerd.runtime.v2.task/${c.namespace}/${id}/address`;
+      await waitFor(() => received.length >= data.length, "the data to come back", 60_000);
+      // ctr sends CloseIO itself once its stdin copy ends, racing the task's
+      // start; the test sends it too, as containerd would, and tolerates the
+      // task being gone already.
+      const shim = await TtrpcClient.dial((await Deno.readTextFile(addressFile)).trim())
+        .catch(() => null);
+      try {
+        await shim?.call(
+          "containerd.task.v2.Task",
+          "CloseIO",
+          messageType("containerd.task.v2.CloseIORequest").encode({ id, stdin: true }),
+          { metadata: { "containerd-namespace-ttrpc": c.namespace }, timeoutMs: 10_000 },
+        ).catch(() => {});
+      } finally {
+        shim?.close();
+      }
+      const status = await child.status;
+      await reading;
+      assertEquals(received, data);
+      assertEquals(status.code, 0, "cat ends at EOF with status 0");
+    } finally {
+      clearTimeout(timer);
+    }
+  },
+});
+
+Deno.test({
+  name: "virt: two containers with the same sandbox-id share one VM and one virtiofsd",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const pod = newId("pod");
+    const a = newId("pa"), b = newId("pb");
+    const annotation = `io.kubernetes.cri.sandbox-id=${pod}`;
+    for (const id of [a, b]) {
+      const r = await c.ctr([
+        "run",
+        "-d",
+        "--runtime",
+        JOEY_RUNTIME,
+        "--annotation",
+        annotation,
+        IMAGE_NAME,
+        id,
+        "sleep",
+        "60",
+      ], { timeoutMs: 120_000 });
+      assertEquals(r.code, 0, r.stderr);
+      await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    }
+    assertEquals((await qemuOf(pod)).length, 1, "one QEMU for the pod");
+    assertEquals(
+      (await programsMentioning("virtiofsd", `${stateDir}/${pod}/`)).length,
+      1,
+      "one virtiofsd for the pod",
+    );
+    assertEquals((await qemuOf(a)).length + (await qemuOf(b)).length, 0, "no VM per container");
+    for (const id of [a, b]) {
+      const e = await c.ctr(["tasks", "exec", "--exec-id", "who", id, "hostname"]);
+      assertEquals(e.code, 0, e.stderr);
+    }
+    for (const id of [a, b]) {
+      await c.ctr(["tasks", "kill", "-s", "KILL", id]);
+      await waitFor(async () => (await taskStatus(c, id)) === "STOPPED", `${id} STOPPED`);
+      assertEquals(await deletedExitCode(c, id), 137);
+      assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
+      const left = (await qemuOf(pod)).length;
+      assertEquals(left, id === a ? 1 : 0, "the VM lives until its last container is deleted");
+    }
+  },
+});
+
+Deno.test({
+  name: "virt: a bind-mount volume written in the container is visible on the host",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const id = newId("vol");
+    const dir = await Deno.makeTempDir({ prefix: "joey-vol-" });
+    try {
+      await Deno.writeTextFile(`${dir}/from-host`, "host-data\n");
+      const r = await c.ctr([
+        "run",
+        "--rm",
+        "--runtime",
+        JOEY_RUNTIME,
+        "--mount",
+        `type=bind,src=${dir},dst=/data,options=rbind:rw`,
+        IMAGE_NAME,
+        id,
+        "sh",
+        "-c",
+        "cat /data/from-host; echo guest-wrote > /data/from-guest",
+      ], { timeoutMs: 120_000 });
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout, "host-data\n");
+      assertEquals(await Deno.readTextFile(`${dir}/from-guest`), "guest-wrote\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "virt: kill -9 of the shim, then shim delete removes QEMU, virtiofsd, mounts, cgroups, state",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const id = newId("crash");
+    const run = await c.ctr(
+      ["run", "-d", "--runtime", JOEY_RUNTIME, IMAGE_NAME, id, "sleep", "60"],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    assertEquals(run.code, 0, run.stderr);
+    await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    const sandboxDir = `${stateDir}/${id}`;
+    const vm = await sandboxProcesses(sandboxDir);
+    assertEquals(vm.length, 3, "QEMU, virtiofsd and the vsock back end run");
+    const cgroups = (await Array.fromAsync(Deno.readDir("/sys/fs/cgroup")))
+      .map((e) => `/sys/fs/cgroup/${e.name}/joey/${id}`);
+    // The shim daemon serving the sandbox, as its persisted state names it.
+    const state = JSON.parse(await Deno.readTextFile(`${sandboxDir}/state.json`));
+    const shim = Number(state.owner?.pid);
+    assert(shim > 0 && shim !== Deno.pid, `the state names the shim: ${JSON.stringify(state)}`);
+    // containerd runs `delete` itself when it sees the shim go, and then
+    // removes the bundle; the test's own run uses a copy of it.
+    const bundle = `${c.dir}/state/io.containerd.runtime.v2.task/${c.namespace}/${id}`;
+    const copy = await Deno.makeTempDir({ prefix: "joey-bundle-" });
+    await Deno.copyFile(`${bundle}/config.json`, `${copy}/config.json`);
+    Deno.kill(shim, "SIGKILL");
+    await waitFor(
+      async () => !(await Deno.stat(`/proc/${shim}`).then(() => true, () => false)),
+      "the shim to die",
+    );
+    // containerd notices the lost shim and runs `delete` itself too; both
+    // runs go through the same cleanup, which must be idempotent.
+    const del = await new Deno.Command(`${c.binDir}/containerd-shim-joey-v2`, {
+      args: [
+        "-namespace",
+        c.namespace,
+        "-address",
+        c.address,
+        "-publish-binary",
+        "containerd",
+        "-id",
+        id,
+        "-bundle",
+        copy,
+        "delete",
+      ],
+      cwd: copy,
+      env: { JOEY_RUNTIME: "virt-container", JOEY_STATE_DIR: stateDir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    await Deno.remove(copy, { recursive: true });
+    assertEquals(del.code, 0, new TextDecoder().decode(del.stderr));
+    const left: string[] = [];
+    for (const p of vm) {
+      if (await Deno.stat(`/proc/${p}`).then(() => true, () => false)) left.push(`process ${p}`);
+    }
+    left.push(...(await mountsUnder(sandboxDir)).map((m) => `mount ${m}`));
+    for (const cg of cgroups) {
+      if (await Deno.stat(cg).then(() => true, () => false)) left.push(`cgroup ${cg}`);
+    }
+    if (await Deno.stat(sandboxDir).then(() => true, () => false)) left.push(`state ${sandboxDir}`);
+    assertEquals(left, []);
+    await c.ctr(["tasks", "delete", "-f", id]);
+    await c.ctr(["containers", "delete", id]);
+  },
+});
+
 Deno.test({
   name: "virt: nothing is left behind (shims, QEMU, virtiofsd, mounts, state)",
   ...opts,
   fn: async () => {
     const c = await containerd();
     try {
+      // Tasks a failed test left behind go the way containerd removes them.
+      const tasks = await c.ctr(["tasks", "ls", "-q"]);
+      for (const id of tasks.stdout.split("\n").filter(Boolean)) {
+        await c.ctr(["tasks", "kill", "-a", "-s", "KILL", id]);
+        await c.ctr(["tasks", "delete", "-f", id], { timeoutMs: 30_000 });
+      }
+      const containers = await c.ctr(["containers", "ls", "-q"]);
+      for (const id of containers.stdout.split("\n").filter(Boolean)) {
+        await c.ctr(["containers", "delete", id]);
+      }
       await waitFor(async () => (await c.shimProcesses()).length === 0, "shims to exit", 20_000)
         .catch(() => {});
       const left = await c.leftovers(usedIds);
@@ -84,6 +437,7 @@ Deno.test({
   },
 });
 
-// Keeps PtySession and taskStatus referenced for the scenario tests below.
-void PtySession;
-void taskStatus;
+globalThis.addEventListener("unload", () => {
+  // A run aborted between tests still must not leave containerd behind.
+  if (ctd) void ctd.stop();
+});

@@ -6,7 +6,7 @@
  * the same process keep their defaults.
  * @module
  */
-import { Containerd, processesMatching, REPO } from "../containerd/harness.ts";
+import { Containerd, REPO } from "../containerd/harness.ts";
 import { guestKernel } from "./guest_fixture.ts";
 
 export { REPO };
@@ -43,11 +43,27 @@ export async function startVirtContainerd(stateDir: string): Promise<Containerd>
   }
 }
 
-/** QEMU, virtiofsd and vsock back-end processes whose command line mentions dir. */
+/** Pids whose program (argv[0]'s base name) starts with prog and whose arguments mention part. */
+export async function programsMentioning(prog: string, part: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const argv = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).split("\0");
+      const base = (argv[0] ?? "").split("/").pop() ?? "";
+      if (base.startsWith(prog) && argv.slice(1).some((a) => a.includes(part))) {
+        pids.push(Number(e.name));
+      }
+    } catch { /* exited */ }
+  }
+  return pids;
+}
+
+/** QEMU, virtiofsd and vsock back-end processes whose arguments mention dir. */
 export async function sandboxProcesses(dir: string): Promise<number[]> {
   return [
-    ...await processesMatching("qemu-system", dir),
-    ...await processesMatching("virtiofsd", dir),
-    ...await processesMatching("joey-vhost-vsock", dir),
+    ...await programsMentioning("qemu-system", dir),
+    ...await programsMentioning("virtiofsd", dir),
+    ...await programsMentioning("joey-vhost-vsock", dir),
   ];
 }

@@ -6,7 +6,7 @@
  */
 import type { ExitInfo, ProcessState, RuntimeListener, Stdio } from "../mod.ts";
 import type { AgentConnection } from "./agent_conn.ts";
-import { AgentIo } from "./stdio.ts";
+import type { AgentIo } from "./stdio.ts";
 import { CreatedState, type ProcessStateBase } from "./process_state.ts";
 
 /** How long an exit waits for the process's output to drain to the FIFOs. */
