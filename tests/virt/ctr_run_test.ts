@@ -10,7 +10,6 @@ import {
   IMAGE_NAME,
   JOEY_RUNTIME,
   mountsUnder,
-  processesMatching,
 } from "../containerd/harness.ts";
 import { messageType } from "../../src/proto/registry.ts";
 import { TtrpcClient } from "../../src/ttrpc/client.ts";
