@@ -33,6 +33,7 @@ static void *loop__thread(void *arg)
 	struct loop *loop = arg;
 	struct epoll_event evs[LOOP_BATCH];
 
+	pthread_setname_np(pthread_self(), "joey-io");
 	for (;;) {
 		int n = epoll_wait(loop->epfd, evs, LOOP_BATCH, -1);
 

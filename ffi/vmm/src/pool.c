@@ -19,6 +19,7 @@ static struct {
 static void *pool__thread(void *arg)
 {
 	(void)arg;
+	pthread_setname_np(pthread_self(), "joey-pool");
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
 		while (!pool.stop && pool.ready >= pool.target)

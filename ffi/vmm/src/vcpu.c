@@ -373,6 +373,11 @@ static void *vcpu__thread(void *arg)
 	struct kvm_run *run = vcpu->run;
 	sigset_t set;
 
+	char name[16];
+
+	/* Named so that tools (and tests) can tell VMM threads apart. */
+	snprintf(name, sizeof(name), "joey-vcpu%u", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
 	sigemptyset(&set);
 	sigaddset(&set, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
