@@ -5,16 +5,13 @@
  */
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { waitFor } from "../lib/tmp.ts";
-import {
-  type Containerd,
-  IMAGE_NAME,
-  JOEY_RUNTIME,
-  mountsUnder,
-} from "../containerd/harness.ts";
+import { type Containerd, IMAGE_NAME, JOEY_RUNTIME, mountsUnder } from "../containerd/harness.ts";
 import { messageType } from "../../src/proto/registry.ts";
 import { TtrpcClient } from "../../src/ttrpc/client.ts";
 import { PtySession } from "../containerd/pty.ts";
 import { guestKernel } from "./guest_fixture.ts";
+import { PodNetwork } from "./netns_fixture.ts";
+import { agentHasNetworkApi } from "../../src/runtime/virt_container/guest_network.ts";
 import {
   programsMentioning,
   REPO,
@@ -328,6 +325,82 @@ Deno.test({
       assertEquals(await Deno.readTextFile(`${dir}/from-guest`), "guest-wrote\n");
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** The MAC of the pod's veth. */
+async function podMac(net: PodNetwork): Promise<string> {
+  const out = await new Deno.Command("ip", {
+    args: ["-n", net.name, "-j", "link", "show", net.podVeth],
+    stdout: "piped",
+  }).output();
+  return (JSON.parse(new TextDecoder().decode(out.stdout)) as { address: string }[])[0]!.address;
+}
+
+Deno.test({
+  name: "virt: the pod's veth reaches the guest as a NIC through a tap (same MAC)",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const id = newId("nic");
+    const net = await PodNetwork.create();
+    try {
+      const r = await c.ctr([
+        "run",
+        "--rm",
+        "--runtime",
+        JOEY_RUNTIME,
+        "--with-ns",
+        `network:${net.path}`,
+        IMAGE_NAME,
+        id,
+        "cat",
+        "/sys/class/net/eth0/address",
+      ], { timeoutMs: 120_000 });
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout.trim(), await podMac(net));
+      assert(!(await net.links()).some((l) => l.endsWith("_joey")), "the tap is removed");
+    } finally {
+      await net.remove();
+    }
+  },
+});
+
+const noNetApi = agentHasNetworkApi()
+  ? null
+  : "proto/agent.proto has no UpdateInterface/UpdateRoutes, so the guest NIC gets no address";
+if (noNetApi && !skip) console.log(`SKIP virt network reachability: ${noNetApi}`);
+
+Deno.test({
+  name: "virt: the container reaches the veth peer's address through the tap",
+  ...opts,
+  ignore: opts.ignore || noNetApi !== null,
+  fn: async () => {
+    const c = await containerd();
+    const id = newId("net");
+    const net = await PodNetwork.create();
+    try {
+      const r = await c.ctr([
+        "run",
+        "--rm",
+        "--runtime",
+        JOEY_RUNTIME,
+        "--with-ns",
+        `network:${net.path}`,
+        IMAGE_NAME,
+        id,
+        "ping",
+        "-c",
+        "2",
+        "-W",
+        "5",
+        net.hostAddress,
+      ], { timeoutMs: 120_000 });
+      assertEquals(r.code, 0, `${r.stdout} ${r.stderr}`);
+      assertIncludes(r.stdout, "2 packets received");
+    } finally {
+      await net.remove();
     }
   },
 });

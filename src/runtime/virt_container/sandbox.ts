@@ -13,6 +13,7 @@ import { selectHypervisor } from "../../hypervisor/select.ts";
 import { QemuHypervisor } from "../../hypervisor/qemu/mod.ts";
 import { GUEST_SHARE_DIR, ResourceManager, SHARE_TAG } from "../../resource/mod.ts";
 import { AgentConnection } from "./agent_conn.ts";
+import { configureGuestNetwork } from "./guest_network.ts";
 
 /** The pod annotation that groups containers into one sandbox. */
 export const SANDBOX_ID_ANNOTATION = "io.kubernetes.cri.sandbox-id";
@@ -151,6 +152,10 @@ export class Sandbox {
             options: [],
           }],
         });
+        if (vmResources.network) {
+          const problem = await configureGuestNetwork(agent, vmResources.network);
+          if (problem) console.error(`joey: sandbox "${id}": ${problem}`);
+        }
       } catch (err) {
         agent.close();
         throw err;
