@@ -10,11 +10,11 @@ APT_PACKAGES += runc crun busybox-static gcc libc6-dev
 
 $(OS_LIB): $(OS_SRCS) $(OS_HDRS) mk/os.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) -Iffi/os/include -shared -o $@ $(OS_SRCS)
+	$(CC) $(CFLAGS_COMMON) -Iffi/os/include -shared -o $@ $(OS_SRCS) -lpthread
 
 $(OS_TEST): tests/os/os_test.c $(OS_SRCS) $(OS_HDRS) mk/os.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Iffi/os/include -o $@ tests/os/os_test.c $(OS_SRCS)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Iffi/os/include -o $@ tests/os/os_test.c $(OS_SRCS) -lpthread
 
 .PHONY: os
 os: $(OS_LIB) $(OS_TEST)

@@ -104,29 +104,3 @@ export class RawFd {
     this.#fd = -1;
   }
 }
-
-/**
- * Copies src to dst until src ends, the copy is cancelled or dst fails
- * (a reader that went away: the rest is read and dropped, so the writer
- * never blocks on a full pipe). Resolves in every case.
- */
-export async function copyFd(src: RawFd, dst: RawFd | null, cancel: Canceller): Promise<void> {
-  const buf = new Uint8Array(32 * 1024);
-  let sink = dst;
-  try {
-    for (;;) {
-      const n = await src.read(buf, cancel);
-      if (n === 0) return;
-      if (!sink) continue;
-      try {
-        await sink.write(buf.slice(0, n), cancel);
-      } catch (err) {
-        if (err instanceof CancelledError) throw err;
-        sink = null;
-      }
-    }
-  } catch (err) {
-    if (err instanceof CancelledError || err instanceof OsError) return;
-    throw err;
-  }
-}

@@ -48,6 +48,20 @@ const symbols = {
   joey_reaper__wake: { parameters: ["pointer"], result: "i32" },
   /** void joey_reaper__free(struct joey_reaper *r) */
   joey_reaper__free: { parameters: ["pointer"], result: "void" },
+  /** int joey_io__new(struct joey_io **out) */
+  joey_io__new: { parameters: ["buffer"], result: "i32" },
+  /** int joey_io__copy(struct joey_io *io, int src, int dst) */
+  joey_io__copy: { parameters: ["pointer", "i32", "i32"], result: "i32" },
+  /** int joey_io__watch(struct joey_io *io, int efd) */
+  joey_io__watch: { parameters: ["pointer", "i32"], result: "i32" },
+  /** int joey_io__cancel(struct joey_io *io, int id) */
+  joey_io__cancel: { parameters: ["pointer", "i32"], result: "i32" },
+  /** int joey_io__next(struct joey_io *io, int32_t *out, int max) — blocks */
+  joey_io__next: { parameters: ["pointer", "buffer", "i32"], result: "i32", nonblocking: true },
+  /** int joey_io__wake(struct joey_io *io) */
+  joey_io__wake: { parameters: ["pointer"], result: "i32" },
+  /** void joey_io__free(struct joey_io *io) */
+  joey_io__free: { parameters: ["pointer"], result: "void" },
   /** int joey_os__console_listen(const char *path) */
   joey_os__console_listen: { parameters: ["buffer"], result: "i32" },
   /** int joey_os__console_recv(int listen_fd, int cancel_fd) — blocks */

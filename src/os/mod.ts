@@ -5,7 +5,8 @@
  * @module
  */
 export { check, Errno, libraryPath, OsError } from "./ffi.ts";
-export { CancelledError, Canceller, copyFd, O, RawFd } from "./fd.ts";
+export { CancelledError, Canceller, O, RawFd } from "./fd.ts";
+export { type CopyStatus, ioLoop } from "./io_loop.ts";
 export { kill, setChildSubreaper, spawn, type SpawnStdio } from "./process.ts";
 export { type ExitStatus, reaper } from "./reaper.ts";
 export { ConsoleSocket, resizePty } from "./console.ts";

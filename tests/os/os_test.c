@@ -196,6 +196,103 @@ static int test_console_recv(void)
 	return 0;
 }
 
+/* Waits for the next event of the loop; returns its status for id. */
+static int io_wait_for(struct joey_io *io, int id)
+{
+	int32_t ev[2];
+
+	for (;;) {
+		if (joey_io__next(io, ev, 1) != 1)
+			return -1000;
+		if (ev[0] == id)
+			return ev[1];
+	}
+}
+
+static int nonblocking_pipe(int32_t p[2])
+{
+	if (joey_os__pipe(p) < 0)
+		return -1;
+	joey_os__set_nonblock(p[0]);
+	joey_os__set_nonblock(p[1]);
+	return 0;
+}
+
+static uint8_t big[300 * 1024], got[300 * 1024];
+
+/* Writes big into the pipe, then closes it (EOF for the copy). */
+static void *write_big(void *arg)
+{
+	int fd = *(int32_t *)arg;
+
+	joey_os__write(fd, -1, big, sizeof(big));
+	close(fd);
+	return NULL;
+}
+
+/* A copy moves everything, then EOF reaches the far end once it ends. */
+static int test_io_copy_eof(void)
+{
+	struct joey_io *io;
+	int32_t a[2], b[2];
+	pthread_t t;
+	size_t total = 0;
+	int id, n, i;
+
+	for (i = 0; i < (int)sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	CHECK(joey_io__new(&io) == 0);
+	CHECK(nonblocking_pipe(a) == 0 && nonblocking_pipe(b) == 0);
+	id = joey_io__copy(io, a[0], b[1]);
+	CHECK(id > 0);
+	/* The loop holds its own dups: ours can go now. */
+	close(a[0]);
+	close(b[1]);
+	/* More than a pipe holds: the copy must wait for room on the far side. */
+	CHECK(pthread_create(&t, NULL, write_big, &a[1]) == 0);
+	while ((n = joey_os__read(b[0], -1, got + total, sizeof(got) - total)) > 0)
+		total += (size_t)n;
+	pthread_join(t, NULL);
+	CHECK(total == sizeof(big) && !memcmp(big, got, sizeof(big)));
+	CHECK(io_wait_for(io, id) == 0);
+	close(b[0]);
+	joey_io__free(io);
+	return 0;
+}
+
+/* A copy whose reader went away keeps draining; cancel ends it. */
+static int test_io_dead_sink_and_cancel(void)
+{
+	struct joey_io *io;
+	int32_t a[2], b[2];
+	int id, efd, wid;
+	uint8_t buf[4096] = { 0 };
+
+	CHECK(joey_io__new(&io) == 0);
+	CHECK(nonblocking_pipe(a) == 0 && nonblocking_pipe(b) == 0);
+	id = joey_io__copy(io, a[0], b[1]);
+	close(a[0]);
+	close(b[1]);
+	close(b[0]); /* no reader: writes fail with EPIPE */
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < 64; i++)
+		CHECK(joey_os__write(a[1], -1, buf, sizeof(buf)) == (int)sizeof(buf));
+	CHECK(joey_io__cancel(io, id) == 0);
+	CHECK(io_wait_for(io, id) == -ECANCELED);
+	close(a[1]);
+	/* A watched eventfd reports its counter. */
+	efd = joey_os__eventfd();
+	wid = joey_io__watch(io, efd);
+	CHECK(wid > 0);
+	CHECK(joey_os__eventfd_signal(efd) == 0);
+	CHECK(io_wait_for(io, wid) == 1);
+	CHECK(joey_io__cancel(io, wid) == 0);
+	CHECK(io_wait_for(io, wid) == -ECANCELED);
+	close(efd);
+	joey_io__free(io);
+	return 0;
+}
+
 int main(void)
 {
 	/* Children must be reaped by pidfd, not by a default SIGCHLD discard. */
@@ -205,6 +302,8 @@ int main(void)
 	run("read is cancellable and sees EOF", test_read_cancel);
 	run("spawn passes stdio and reaps the status", test_spawn_stdio);
 	run("console socket receives a pty master; resize applies", test_console_recv);
+	run("io loop copies past a full pipe and passes EOF on", test_io_copy_eof);
+	run("io loop drains into a dead sink; cancel and eventfd watch", test_io_dead_sink_and_cancel);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -9,7 +9,7 @@ import {
   CancelledError,
   Canceller,
   ConsoleSocket,
-  copyFd,
+  ioLoop,
   isMountPoint,
   mountWithOptions,
   MS,
@@ -80,7 +80,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "spawn() hands pipe ends to the child; copyFd() moves the bytes",
+  name: "spawn() hands pipe ends to the child; ioLoop().copy() moves the bytes and the EOF",
   ignore: libMissing,
   async fn() {
     const [inR, inW] = RawFd.pipe();
@@ -92,17 +92,51 @@ Deno.test({
       inR.close();
       outW.close();
       outR.setNonblocking();
-      const copying = copyFd(outR, sinkW, cancel).then(() => sinkW.close());
+      sinkW.setNonblocking();
+      const copying = ioLoop().copy(outR, sinkW).done;
+      // The loop holds its own duplicates: closing ours lets EOF through.
+      outR.close();
+      sinkW.close();
       await inW.write(te.encode("round trip"), cancel);
       inW.close();
       assertEquals(await reaper().watch(pid), 0);
-      await copying;
+      assertEquals(await copying, 0);
       const buf = new Uint8Array(64);
       const n = await sinkR.read(buf, cancel);
       assertEquals(td.decode(buf.subarray(0, n)), "round trip");
       assertEquals(await sinkR.read(buf, cancel), 0);
     } finally {
       for (const fd of [inR, inW, outR, outW, sinkR, sinkW]) fd.close();
+      cancel.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "ioLoop() runs many copies at once without parking Deno threads; cancel ends them",
+  ignore: libMissing,
+  async fn() {
+    // More streams than Deno has blocking workers (32): each waits on input.
+    const pipes = Array.from({ length: 48 }, () => [RawFd.pipe(), RawFd.pipe()] as const);
+    const copies = pipes.map(([[r], [, w]]) => {
+      r.setNonblocking();
+      w.setNonblocking();
+      return ioLoop().copy(r, w);
+    });
+    const cancel = new Canceller();
+    try {
+      // Deno's own blocking work still runs while all of them wait.
+      await within(Deno.readTextFile("/proc/self/stat"), 5000, "a blocking fs op");
+      const [[, w0], [r1]] = pipes[47]!;
+      await w0.write(te.encode("last"), cancel);
+      const buf = new Uint8Array(8);
+      assertEquals(td.decode(buf.subarray(0, await r1.read(buf, cancel))), "last");
+      for (const c of copies) ioLoop().cancel(c.id);
+      const statuses = await Promise.all(copies.map((c) => c.done));
+      assert(statuses.every((s) => s === -125), String(statuses));
+      assertEquals(ioLoop().active, 0);
+    } finally {
+      for (const [[a, b], [c, d]] of pipes) [a, b, c, d].forEach((fd) => fd.close());
       cancel.close();
     }
   },

@@ -37,6 +37,16 @@ int joey_reaper__wait(struct joey_reaper *r, int32_t *out, int max);       /* bl
 int joey_reaper__wake(struct joey_reaper *r);
 void joey_reaper__free(struct joey_reaper *r);
 
+/* The I/O loop: copies between fds and watches eventfds on one thread. */
+struct joey_io;
+int joey_io__new(struct joey_io **out);
+int joey_io__copy(struct joey_io *io, int src, int dst);
+int joey_io__watch(struct joey_io *io, int efd);
+int joey_io__cancel(struct joey_io *io, int id);
+int joey_io__next(struct joey_io *io, int32_t *out, int max);              /* blocks */
+int joey_io__wake(struct joey_io *io);
+void joey_io__free(struct joey_io *io);
+
 /* Terminals: the OCI runtime's console socket, and window size. */
 int joey_os__console_listen(const char *path);
 int joey_os__console_recv(int listen_fd, int cancel_fd);                   /* blocks */

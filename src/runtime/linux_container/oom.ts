@@ -6,12 +6,12 @@
  * cgroup is removed); a v2 change counts when the oom_kill counter grew.
  * @module
  */
-import { Canceller, oomEventFdV1, type RawFd } from "../../os/mod.ts";
+import { ioLoop, oomEventFdV1, type RawFd } from "../../os/mod.ts";
 import { type CgroupPaths, parseFlatKeyed } from "./cgroup.ts";
 
 /** Watches one cgroup for OOM kills until close(). */
 export class OomWatcher {
-  #cancel = new Canceller();
+  #watchId = 0;
   #efd: RawFd | null = null;
   #fsWatcher: Deno.FsWatcher | null = null;
   #loop: Promise<void> = Promise.resolve();
@@ -53,15 +53,12 @@ export class OomWatcher {
     }
   }
 
-  async #watchEventFd(efd: RawFd, onOom: () => void): Promise<void> {
-    const buf = new Uint8Array(8);
-    try {
-      while ((await efd.read(buf, this.#cancel)) === 8) {
-        if (await Deno.stat(this.#file).then(() => true, () => false)) onOom();
-      }
-    } catch {
-      // Cancelled, or the fd went away with the cgroup.
-    }
+  #watchEventFd(efd: RawFd, onOom: () => void): Promise<void> {
+    const { id, done } = ioLoop().watch(efd, () => {
+      Deno.stat(this.#file).then(() => onOom(), () => {});
+    });
+    this.#watchId = id;
+    return done.then(() => {});
   }
 
   async #watchFile(watcher: Deno.FsWatcher, onOom: () => void): Promise<void> {
@@ -74,10 +71,9 @@ export class OomWatcher {
 
   /** Stops watching and releases the fd or watcher. */
   async close(): Promise<void> {
-    this.#cancel.cancel();
+    if (this.#watchId) ioLoop().cancel(this.#watchId);
     this.#fsWatcher?.close();
     await this.#loop;
     this.#efd?.close();
-    this.#cancel.close();
   }
 }

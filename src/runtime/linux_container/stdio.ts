@@ -5,6 +5,7 @@
  * reader on each output FIFO and its own writer on the stdin FIFO, so a
  * client that comes late or reconnects loses nothing and gets no early EOF;
  * CloseIO drops the stdin writer, so stdin ends when the client closes too.
+ * The copying itself runs in the C I/O loop (src/os/io_loop.ts).
  * @module
  */
 import type { Stdio } from "../mod.ts";
@@ -12,7 +13,8 @@ import { invalidArgument, unimplemented } from "../../errors.ts";
 import {
   Canceller,
   ConsoleSocket,
-  copyFd,
+  type CopyStatus,
+  ioLoop,
   O,
   RawFd,
   resizePty,
@@ -62,6 +64,7 @@ export class ProcessIo {
   #outPipes: [RawFd, RawFd | null][] = [];
   #console: ConsoleSocket | null = null;
   #pty: RawFd | null = null;
+  #copies = new Set<number>();
   #input: Promise<void> = Promise.resolve();
   #outputs: Promise<void> = Promise.resolve();
   #closed = false;
@@ -151,24 +154,27 @@ export class ProcessIo {
 
   /** Starts copying in both directions. */
   start(): void {
-    if (this.#pty) {
-      const pty = this.#pty;
-      this.#outputs = Promise.all(this.#outPipes.map(([target]) => this.#pump(pty, target)))
-        .then(() => {});
-      if (this.#stdinFifo) this.#input = this.#pump(this.#stdinFifo.reader, pty, false);
-      return;
+    const outputs: Promise<CopyStatus>[] = [];
+    for (const [target, pipe] of this.#outPipes) {
+      outputs.push(this.#copy(pipe ?? this.#pty!, target));
+      // The loop holds its own copies; ours would keep the target open past EOF.
+      target.close();
+      pipe?.close();
     }
-    this.#outputs = Promise.all(this.#outPipes.map(([target, r]) => this.#pump(r!, target)))
-      .then(() => {});
-    if (this.#stdinFifo && this.#stdinPipe) {
-      this.#input = this.#pump(this.#stdinFifo.reader, this.#stdinPipe);
+    this.#outputs = Promise.all(outputs).then(() => {});
+    const sink = this.#pty ?? this.#stdinPipe;
+    if (this.#stdinFifo && sink) {
+      this.#input = this.#copy(this.#stdinFifo.reader, sink).then(() => {});
+      this.#stdinFifo.reader.close();
+      // Closing the pipe's write side ends the process's stdin with the copy.
+      this.#stdinPipe?.close();
     }
   }
 
-  /** Copies src to dst, then closes dst (EOF downstream) unless told not to. */
-  async #pump(src: RawFd, dst: RawFd, closeDst = true): Promise<void> {
-    await copyFd(src, dst, this.#cancel);
-    if (closeDst && !this.#cancel.cancelled) dst.close();
+  #copy(src: RawFd, dst: RawFd): Promise<CopyStatus> {
+    const { id, done } = ioLoop().copy(src, dst);
+    this.#copies.add(id);
+    return done.finally(() => this.#copies.delete(id));
   }
 
   /** CloseIO: stdin ends once the client has closed its side too. */
@@ -199,6 +205,7 @@ export class ProcessIo {
     if (this.#closed) return;
     this.#closed = true;
     this.#cancel.cancel();
+    for (const id of this.#copies) ioLoop().cancel(id);
     await Promise.allSettled([this.#input, this.#outputs]);
     if (this.#console) await this.#console.close();
     for (const fd of this.#fds) fd.close();

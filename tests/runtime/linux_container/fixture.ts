@@ -242,35 +242,27 @@ export class Fixture {
   }
 }
 
-/** Reads a FIFO (or file) to EOF; start it before the writer exists. */
-export async function readAll(path: string): Promise<string> {
-  const f = await Deno.open(path, { read: true });
-  try {
-    return new TextDecoder().decode(await new Response(f.readable).arrayBuffer());
-  } catch {
-    return "";
-  }
-}
-
-/** Reads a FIFO until text contains want (or EOF), returning all read so far. */
+/**
+ * Reads a FIFO to EOF through a `cat` child, as containerd reads it from
+ * another process: Deno's own file reads would park one of its few worker
+ * threads per stream.
+ */
 export class FifoReader {
   text = "";
   done: Promise<void>;
   #waiters: (() => void)[] = [];
   constructor(path: string) {
+    const child = new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "null" })
+      .spawn();
     this.done = (async () => {
-      const f = await Deno.open(path, { read: true });
-      const buf = new Uint8Array(4096);
       const dec = new TextDecoder();
       try {
-        for (;;) {
-          const n = await f.read(buf);
-          if (n === null) break;
-          this.text += dec.decode(buf.subarray(0, n), { stream: true });
+        for await (const chunk of child.stdout) {
+          this.text += dec.decode(chunk, { stream: true });
           this.#waiters.splice(0).forEach((w) => w());
         }
       } finally {
-        f.close();
+        await child.status;
         this.#waiters.splice(0).forEach((w) => w());
       }
     })();

@@ -368,3 +368,22 @@ lcTest("lost-shim cleanup removes the runtime state and the rootfs mount", async
   assertEquals(exit.exitStatus, 137);
   assert(!alive(pid));
 });
+
+lcTest("20 containers run concurrently with their own output and exit codes", async (f) => {
+  const results = await Promise.all(
+    Array.from({ length: 20 }, async (_, i) => {
+      const b = await f.bundle({ args: ["sh", "-c", `echo c${i}; echo e${i} >&2; exit ${i}`] });
+      const out = new FifoReader(b.stdio.stdout);
+      const err = new FifoReader(b.stdio.stderr);
+      await f.create(b);
+      await f.handler.start(b.id, "");
+      const exit = await f.handler.wait(b.id, "");
+      await Promise.all([out.done, err.done]);
+      await f.handler.delete(b.id, "");
+      return [exit.exitStatus, out.text, err.text];
+    }),
+  );
+  results.forEach((r, i) => assertEquals(r, [i, `c${i}\n`, `e${i}\n`]));
+  assertEquals(f.recorder.exits.length, 20);
+  assertEquals(f.handler.containerCount(), 0);
+}, 120_000);
