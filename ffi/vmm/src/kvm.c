@@ -73,17 +73,22 @@ int kvm__check_caps(int kvm_fd, char *err, size_t errlen)
 	return 0;
 }
 
-int kvm__setup_vm(struct vm *vm)
+int kvm__create_vm(struct vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
-
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
 		int e = errno;
 		vm__set_error(vm, "KVM_CREATE_VM: %s", strerror(e));
 		return -e;
 	}
+	return 0;
+}
+
+int kvm__setup_irqchip(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
+
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0 ||
 	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0) {
 		int e = errno;

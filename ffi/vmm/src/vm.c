@@ -195,11 +195,16 @@ int vm__setup_shell(struct vm *vm, uint64_t mem_bytes, bool hugepages)
 		return vm->kvm_fd;
 	rc = kvm__check_caps(vm->kvm_fd, vm->err, sizeof(vm->err));
 	if (!rc)
-		rc = kvm__setup_vm(vm);
-	if (!rc)
-		rc = kvm__supported_cpuid(vm);
+		rc = kvm__create_vm(vm);
+	/* Memory slots before the interrupt controllers: measured on PVM, a
+	 * slot added after KVM_CREATE_IRQCHIP costs ~7 ms (a kernel grace
+	 * period), before it ~0.3 ms; the order is otherwise free. */
 	if (!rc)
 		rc = memory__setup(vm, mem_bytes, hugepages);
+	if (!rc)
+		rc = kvm__setup_irqchip(vm);
+	if (!rc)
+		rc = kvm__supported_cpuid(vm);
 	return rc;
 }
 

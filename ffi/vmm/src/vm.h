@@ -136,7 +136,9 @@ void event__drop_vm(uint64_t vm_id);
 int kvm__open(char *err, size_t errlen) __must_check;
 int kvm__check_caps(int kvm_fd, char *err, size_t errlen) __must_check;
 int kvm__require_cap(int kvm_fd, int cap, const char *name, char *err, size_t errlen) __must_check;
-int kvm__setup_vm(struct vm *vm) __must_check;
+int kvm__create_vm(struct vm *vm) __must_check;
+/* TSS, in-kernel PIC/IOAPIC/LAPIC and PIT; after the memory slots (see vm.c). */
+int kvm__setup_irqchip(struct vm *vm) __must_check;
 int kvm__supported_cpuid(struct vm *vm) __must_check;
 
 /* memory.c */
