@@ -204,8 +204,26 @@ async function blkioV1(dir: string): Promise<Record<string, unknown>> {
       text = await read(`${dir}/blkio.throttle.io_serviced_recursive`);
     }
     out[field] = parseBlkio(text ?? "");
+    for (const e of out[field] as Record<string, string>[]) {
+      e.device = await deviceName(e.major!, e.minor!);
+    }
   }
   return out;
+}
+
+const deviceNames = new Map<string, string>();
+
+/** "/dev/<name>" of a block device number, as containerd names blkio entries. */
+async function deviceName(major: string, minor: string): Promise<string> {
+  const key = `${major}:${minor}`;
+  let name = deviceNames.get(key);
+  if (name === undefined) {
+    const uevent = await read(`/sys/dev/block/${key}/uevent`);
+    const dev = /^DEVNAME=(.+)$/m.exec(uevent ?? "")?.[1];
+    name = dev ? `/dev/${dev}` : "";
+    deviceNames.set(key, name);
+  }
+  return name;
 }
 
 /** Parses "major:minor [op] value" lines. */

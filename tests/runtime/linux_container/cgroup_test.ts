@@ -62,8 +62,13 @@ Deno.test("metrics() encodes a v1 cgroup as io.containerd.cgroups.v1.Metrics", a
     await writeFiles(`${dir}/cpu`, {
       "cpu.stat": "nr_periods 4\nnr_throttled 1\nthrottled_time 9\n",
     });
+    // A block device this host has, so its name can be resolved.
+    const dev = (await Array.fromAsync(Deno.readDir("/sys/dev/block")))[0]?.name ?? "8:0";
+    const devName = /^DEVNAME=(.+)$/m.exec(
+      await Deno.readTextFile(`/sys/dev/block/${dev}/uevent`).catch(() => ""),
+    )?.[1];
     await writeFiles(`${dir}/blkio`, {
-      "blkio.throttle.io_service_bytes_recursive": "8:0 Read 512\n",
+      "blkio.throttle.io_service_bytes_recursive": `${dev} Read 512\n`,
     });
     const dirs = new Map(
       ["memory", "pids", "cpuacct", "cpu", "blkio"].map((c) => [c, `${dir}/${c}`]),
@@ -90,6 +95,7 @@ Deno.test("metrics() encodes a v1 cgroup as io.containerd.cgroups.v1.Metrics", a
     assertEquals(m.cpu.usage.per_cpu, [3_000_000, 2_000_000]);
     assertEquals(m.cpu.throttling.throttled_periods, 1);
     assertEquals(m.blkio.io_service_bytes_recursive[0].value, 512);
+    assertEquals(m.blkio.io_service_bytes_recursive[0].device, devName ? `/dev/${devName}` : "");
   });
 });
 
