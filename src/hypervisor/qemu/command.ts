@@ -9,11 +9,10 @@
  * @module
  */
 
-/** A device added before start. */
-export type QemuDevice =
-  | { kind: "vsock"; socket: string }
-  | { kind: "fs"; socket: string; tag: string }
-  | { kind: "net"; tap: string; mac: string };
+import type { DeviceConfig } from "../mod.ts";
+
+/** A device added before start (the Hypervisor interface's DeviceConfig). */
+export type QemuDevice = DeviceConfig;
 
 /** Everything the command line depends on. */
 export interface QemuCommandOptions {

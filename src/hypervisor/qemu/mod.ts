@@ -22,35 +22,10 @@ import {
   stopDaemon,
   waitForPath,
 } from "../../resource/daemon.ts";
-import { qemuArgv, type QemuDevice } from "./command.ts";
+import { qemuArgv } from "./command.ts";
+import type { Capabilities, DeviceConfig, Hypervisor, VmExit, VmMetrics, VmSpec } from "../mod.ts";
 import { QmpClient } from "./qmp.ts";
 import { hardwareVirtualization } from "../select.ts";
-
-export type { QemuDevice } from "./command.ts";
-
-/** What the VM is made of. */
-export interface VmSpec {
-  /** Sandbox id (names the VM). */
-  id: string;
-  /** Directory for sockets, logs and the pid file (created by the caller). */
-  dir: string;
-  vcpus: number;
-  memoryMiB: number;
-  kernel: string;
-  initrd: string | null;
-  /** Kernel command line, complete. */
-  cmdline: string;
-  /** A network namespace to start QEMU in (its taps live there). */
-  netns?: string;
-}
-
-/** What a hypervisor can do. */
-export interface Capabilities {
-  fsSharing: boolean;
-  hybridVsock: boolean;
-  pause: boolean;
-  network: boolean;
-}
 
 /** The processes behind the VM, for metrics and crash cleanup. */
 export interface VmProcesses {
@@ -67,11 +42,12 @@ export function vsockBackendPath(): string {
 }
 
 /** A QEMU microvm sandbox VM. */
-export class QemuHypervisor {
+export class QemuHypervisor implements Hypervisor {
   readonly name = "qemu";
   #section: QemuHypervisorSection;
   #spec: VmSpec | null = null;
-  #devices: QemuDevice[] = [];
+  #devices: DeviceConfig[] = [];
+  #stopped = false;
   #qemu: Daemon | null = null;
   #backend: Daemon | null = null;
   #qmp: QmpClient | null = null;
@@ -90,7 +66,7 @@ export class QemuHypervisor {
   }
 
   /** Adds a device (before start). */
-  addDevice(device: QemuDevice): void {
+  addDevice(device: DeviceConfig): void {
     if (this.#qemu) {
       throw new JoeyError("FailedPrecondition", "QEMU: devices are added before start");
     }
@@ -220,8 +196,19 @@ export class QemuHypervisor {
     return this.#qmp;
   }
 
+  /** Resolves when QEMU ends: "stopped" after stop(), else "shutdown" with its exit code. */
+  async wait(): Promise<VmExit> {
+    const exited = this.#qemu?.exited;
+    if (!exited) return { reason: "stopped", code: 0, message: "" };
+    const code = await exited;
+    return this.#stopped
+      ? { reason: "stopped", code, message: "" }
+      : { reason: "shutdown", code, message: await this.diagnostics() };
+  }
+
   /** Stops QEMU (QMP quit, then signals) and the back end; safe to call twice. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#qmp) {
       await Promise.race([
         this.#qmp.execute("quit").catch(() => {}),
@@ -247,7 +234,7 @@ export class QemuHypervisor {
   }
 
   /** Host resource use: QEMU's resident set size in KiB. */
-  async metrics(): Promise<{ rssKiB: number }> {
+  async metrics(): Promise<VmMetrics> {
     if (!this.#qemu) return { rssKiB: 0 };
     return { rssKiB: await rssKiB(this.#qemu.pid) };
   }

@@ -51,7 +51,7 @@ export class VirtContainerHandler implements RuntimeHandler {
 
   /** When the VM dies under its containers, their processes exit (255). */
   #watchVm(sandbox: Sandbox): void {
-    sandbox.vm.exited?.then(() => {
+    sandbox.vm.wait().then(() => {
       if (sandbox.stopping) return;
       for (const id of sandbox.containers) this.#containers.get(id)?.vmGone();
     });

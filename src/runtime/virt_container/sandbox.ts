@@ -11,6 +11,9 @@ import { resolveAssets } from "../../config/assets.ts";
 import { JoeyError } from "../../errors.ts";
 import { selectHypervisor } from "../../hypervisor/select.ts";
 import { QemuHypervisor } from "../../hypervisor/qemu/mod.ts";
+import { BuiltinHypervisor } from "../../hypervisor/builtin/mod.ts";
+import type { Hypervisor } from "../../hypervisor/mod.ts";
+import type { DaemonRecord } from "../../resource/daemon.ts";
 import { GUEST_SHARE_DIR, ResourceManager, SHARE_TAG } from "../../resource/mod.ts";
 import { AgentConnection } from "./agent_conn.ts";
 import { configureGuestNetwork } from "./guest_network.ts";
@@ -37,7 +40,7 @@ export interface BootPhases {
 export class Sandbox {
   readonly id: string;
   readonly agent: AgentConnection;
-  readonly vm: QemuHypervisor;
+  readonly vm: Hypervisor;
   readonly resources: ResourceManager;
   readonly phases: BootPhases;
   /** Containers living in this sandbox. */
@@ -46,7 +49,7 @@ export class Sandbox {
 
   private constructor(
     id: string,
-    vm: QemuHypervisor,
+    vm: Hypervisor,
     resources: ResourceManager,
     agent: AgentConnection,
     phases: BootPhases,
@@ -58,9 +61,12 @@ export class Sandbox {
     this.phases = phases;
   }
 
-  /** The VMM's pid (what containerd sees as the pid of every process). */
+  /**
+   * The VMM's pid (what containerd sees as the pid of every process): QEMU's,
+   * or the shim's own for the in-process VMM.
+   */
   get pid(): number {
-    return this.vm.processes().daemons.find((d) => d.name === "qemu")?.pid ?? 0;
+    return hostProcesses(this.vm).find((d) => d.name === "qemu")?.pid ?? Deno.pid;
   }
 
   /** Boots the sandbox for a pod whose first container has spec; undoes everything on failure. */
@@ -70,17 +76,11 @@ export class Sandbox {
     config: JoeyConfig,
   ): Promise<Sandbox> {
     const choice = await selectHypervisor(config.hypervisor);
-    if (choice.name !== "qemu") {
-      // The built-in VMM's Hypervisor binding is not wired into this runtime yet.
-      throw new JoeyError(
-        "Unimplemented",
-        `sandbox "${id}": hypervisor "builtin" (${choice.reason}) is not available to ` +
-          `virt-container yet; set [hypervisor] name = "qemu"`,
-      );
-    }
-    const section: VmSection = config.hypervisor.qemu;
+    const section: VmSection = config.hypervisor[choice.name];
     const resources = new ResourceManager(config.runtime.state_dir, id, section);
-    const vm = new QemuHypervisor(config.hypervisor.qemu);
+    const vm: Hypervisor = choice.name === "qemu"
+      ? new QemuHypervisor(config.hypervisor.qemu)
+      : new BuiltinHypervisor(config.hypervisor.builtin);
     const t0 = performance.now();
     const phases: BootPhases = { resources: 0, vmStart: 0, agentReady: 0, createSandbox: 0 };
     try {
@@ -117,12 +117,12 @@ export class Sandbox {
       }
       const deadline = Date.now() + section.boot_timeout_ms;
       await vm.start(section.boot_timeout_ms);
-      await resources.setupAfterStartVm(vm.processes().daemons);
+      await resources.setupAfterStartVm(hostProcesses(vm));
       phases.vmStart = performance.now() - t0 - phases.resources;
-      const vmGone = vm.exited!.then(async (code) => {
+      const vmGone = vm.wait().then((exit) => {
         throw new JoeyError(
           "Internal",
-          `sandbox "${id}": QEMU exited (code ${code}) during boot: ${await vm.diagnostics()}`,
+          `sandbox "${id}": the VM ended during boot (${exit.reason} ${exit.code}): ${exit.message}`,
         );
       });
       const agent = await AgentConnection.connect({
@@ -135,7 +135,7 @@ export class Sandbox {
       }).catch(async (err) => {
         throw new JoeyError(
           "DeadlineExceeded",
-          `sandbox "${id}": ${err instanceof Error ? err.message : err}\n${await vm.diagnostics()}`,
+          `sandbox "${id}": ${err instanceof Error ? err.message : err}\n${await diagnostics(vm)}`,
         );
       });
       phases.agentReady = performance.now() - t0 - phases.resources - phases.vmStart;
@@ -183,4 +183,14 @@ export class Sandbox {
     await this.vm.stop();
     await this.resources.cleanupSandbox();
   }
+}
+
+/** Host processes behind a VM (QEMU and its helpers; none for the in-process VMM). */
+function hostProcesses(vm: Hypervisor): DaemonRecord[] {
+  return vm instanceof QemuHypervisor ? vm.processes().daemons : [];
+}
+
+/** What the VM printed before failing (QEMU's log and console), when known. */
+function diagnostics(vm: Hypervisor): Promise<string> {
+  return vm instanceof QemuHypervisor ? vm.diagnostics() : Promise.resolve("");
 }
