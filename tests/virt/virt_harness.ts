@@ -26,13 +26,16 @@ export async function virtSkipReason(): Promise<string | null> {
 }
 
 /** A containerd whose shims run virt-container with state under stateDir. */
-export async function startVirtContainerd(stateDir: string): Promise<Containerd> {
+export async function startVirtContainerd(
+  stateDir: string,
+  hypervisor: "qemu" | "builtin" = "qemu",
+): Promise<Containerd> {
   const saved = ["JOEY_RUNTIME", "JOEY_STATE_DIR", "JOEY_HYPERVISOR", "JOEY_CONFIG"].map((k) =>
     [k, Deno.env.get(k)] as const
   );
   Deno.env.set("JOEY_RUNTIME", "virt-container");
   Deno.env.set("JOEY_STATE_DIR", stateDir);
-  Deno.env.set("JOEY_HYPERVISOR", Deno.env.get("JOEY_TEST_HYPERVISOR") ?? "qemu");
+  Deno.env.set("JOEY_HYPERVISOR", hypervisor);
   // A configuration file for the shims (e.g. another kernel or initrd), when a developer names one.
   const config = Deno.env.get("JOEY_TEST_CONFIG");
   if (config) Deno.env.set("JOEY_CONFIG", config);
