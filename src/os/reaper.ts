@@ -10,10 +10,24 @@ import { check, os } from "./ffi.ts";
 /** Exit status as a shell reports it: the code, or 128 + the killing signal; -1 if unknown. */
 export type ExitStatus = number;
 
+/** The session id (field 6 of /proc/<pid>/stat) and state of a process, or null if gone. */
+function sessionAndState(pid: number | string): { session: number; state: string } | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The command name may hold spaces and parentheses: fields follow the last ")".
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { session: Number(f[3]), state: f[0]! };
+  } catch {
+    return null;
+  }
+}
+
 class Reaper {
   #handle: Deno.PointerValue = null;
   #waiters = new Map<number, (status: ExitStatus) => void>();
   #running = false;
+  #sessions = new Set<number>();
+  #onChild = () => this.reapOrphans();
 
   /**
    * Resolves with pid's exit status. pid must be a process that will be
@@ -35,6 +49,55 @@ class Reaper {
   /** How many processes are watched. */
   get watched(): number {
     return this.#waiters.size;
+  }
+
+  /**
+   * Also reaps, from now on, orphans of the session `sid` that are
+   * reparented to this process (the child subreaper) and exit: container
+   * processes without a pid namespace of their own. The OCI runtimes make
+   * each container process a session leader, and Deno's own children stay
+   * in this process's session, so the session tells them apart.
+   */
+  adoptSession(sid: number): void {
+    if (this.#sessions.size === 0) Deno.addSignalListener("SIGCHLD", this.#onChild);
+    this.#sessions.add(sid);
+  }
+
+  /** Stops adopting the session's orphans, after reaping those already dead. */
+  releaseSession(sid: number): void {
+    if (!this.#sessions.has(sid)) return;
+    this.reapOrphans();
+    this.#sessions.delete(sid);
+    if (this.#sessions.size === 0) Deno.removeSignalListener("SIGCHLD", this.#onChild);
+  }
+
+  /** Reaps every zombie child of an adopted session that nobody watches. */
+  reapOrphans(): void {
+    if (this.#sessions.size === 0) return;
+    let tasks: string[];
+    try {
+      tasks = [...Deno.readDirSync("/proc/self/task")].map((t) => t.name);
+    } catch {
+      return;
+    }
+    for (const task of tasks) {
+      let children: string[];
+      try {
+        children = Deno.readTextFileSync(`/proc/self/task/${task}/children`).trim().split(/\s+/);
+      } catch {
+        continue;
+      }
+      for (const child of children.filter(Boolean).map(Number)) {
+        if (this.#waiters.has(child)) continue;
+        const info = sessionAndState(child);
+        if (info?.state !== "Z" || !this.#sessions.has(info.session)) continue;
+        try {
+          this.watch(child);
+        } catch {
+          // Reaped meanwhile.
+        }
+      }
+    }
   }
 
   async #run(): Promise<void> {

@@ -136,6 +136,8 @@ export class Container {
       if (!got) throw failedPrecondition(`${proc.name}: the runtime sent no terminal`);
       proc.pid = Number((await Deno.readTextFile(pidFile)).trim());
       const status = reaper().watch(proc.pid);
+      // Without a pid namespace, its orphans are reparented to the shim.
+      if (!this.#ownPidNamespace) reaper().adoptSession(proc.pid);
       io.start();
       this.#monitor(proc, status);
     } finally {
@@ -234,6 +236,7 @@ export class Container {
       proc.expect("delete", "created", "stopped");
       this.execs.delete(execId);
       await proc.io?.close();
+      reaper().releaseSession(proc.pid);
       return proc.exitInfo();
     });
   }
@@ -259,7 +262,10 @@ export class Container {
       if (!/not ?exist|not found/i.test(String(err))) throw err;
     });
     if (this.init.pid > 0) await within(this.init.exited, REAP_MS);
-    for (const p of [this.init, ...this.execs.values()]) await p.io?.close();
+    for (const p of [this.init, ...this.execs.values()]) {
+      await p.io?.close();
+      reaper().releaseSession(p.pid);
+    }
     unmountRootfs(this.bundle);
     await Deno.remove(this.#workDir, { recursive: true }).catch(() => {});
   }
