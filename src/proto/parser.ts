@@ -103,29 +103,77 @@ interface Token {
   line: number;
 }
 
-/** Matches one token (or whitespace/comment) at lastIndex. */
-const TOKEN_RE =
-  /\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/|([A-Za-z_][A-Za-z0-9_]*)|(0[xX][0-9A-Fa-f]+|[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)|("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|([{}()[\]<>;=,.:+\-])/y;
+const SYMBOLS = "{}()[]<>;=,.:+-";
 
+function isIdentStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+}
+
+function isIdentPart(c: number): boolean {
+  return isIdentStart(c) || (c >= 48 && c <= 57);
+}
+
+/**
+ * Splits src into tokens. Hand-written rather than one big regular
+ * expression: it runs once per file at start-up, where a cold regex costs more.
+ */
 function tokenize(src: string, file: string): Token[] {
   const out: Token[] = [];
+  const n = src.length;
   let line = 1;
-  TOKEN_RE.lastIndex = 0;
-  while (TOKEN_RE.lastIndex < src.length) {
-    const start = TOKEN_RE.lastIndex;
-    const m = TOKEN_RE.exec(src);
-    if (!m) {
-      throw new SyntaxError(`${file}:${line}: unexpected character ${JSON.stringify(src[start])}`);
-    }
-    const text = m[0];
-    if (m[1] !== undefined) out.push({ kind: Tok.Ident, text, line });
-    else if (m[2] !== undefined) out.push({ kind: Tok.Number, text, line });
-    else if (m[3] !== undefined) out.push({ kind: Tok.String, text, line });
-    else if (m[4] !== undefined) out.push({ kind: Tok.Symbol, text, line });
-    else if (text.startsWith("/*") && !text.endsWith("*/")) {
-      throw new SyntaxError(`${file}:${line}: unterminated comment`);
-    }
-    for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) line++;
+  let i = 0;
+  const fail = (what: string): never => {
+    throw new SyntaxError(`${file}:${line}: ${what}`);
+  };
+  while (i < n) {
+    const c = src.charCodeAt(i);
+    if (c === 10) {
+      line++;
+      i++;
+    } else if (c === 32 || c === 9 || c === 13 || c === 11 || c === 12) {
+      i++;
+    } else if (c === 47 && src.charCodeAt(i + 1) === 47) { // "//" to the end of the line
+      const e = src.indexOf("\n", i);
+      i = e === -1 ? n : e;
+    } else if (c === 47 && src.charCodeAt(i + 1) === 42) { // "/* ... */"
+      const e = src.indexOf("*/", i + 2);
+      if (e === -1) fail("unterminated comment");
+      for (let k = src.indexOf("\n", i); k !== -1 && k < e; k = src.indexOf("\n", k + 1)) line++;
+      i = e + 2;
+    } else if (isIdentStart(c)) {
+      let j = i + 1;
+      while (j < n && isIdentPart(src.charCodeAt(j))) j++;
+      out.push({ kind: Tok.Ident, text: src.slice(i, j), line });
+      i = j;
+    } else if (
+      (c >= 48 && c <= 57) ||
+      (c === 46 && isIdentPart(src.charCodeAt(i + 1)) && src.charCodeAt(i + 1) < 65)
+    ) {
+      // Digits, letters (hex, exponent), '.', and a sign right after an exponent; #int checks the form.
+      let j = i + 1;
+      const hex = c === 48 && (src.charCodeAt(j) | 32) === 120;
+      for (; j < n; j++) {
+        const d = src.charCodeAt(j);
+        if (isIdentPart(d) || d === 46) continue;
+        if ((d === 43 || d === 45) && !hex && (src.charCodeAt(j - 1) | 32) === 101) continue;
+        break;
+      }
+      out.push({ kind: Tok.Number, text: src.slice(i, j), line });
+      i = j;
+    } else if (c === 34 || c === 39) { // a quoted string; escapes are decoded by unquote()
+      let j = i + 1;
+      for (;;) {
+        if (j >= n || src.charCodeAt(j) === 10) fail("unterminated string");
+        const d = src.charCodeAt(j);
+        if (d === c) break;
+        j += d === 92 ? 2 : 1;
+      }
+      out.push({ kind: Tok.String, text: src.slice(i, j + 1), line });
+      i = j + 1;
+    } else if (SYMBOLS.includes(src[i]!)) {
+      out.push({ kind: Tok.Symbol, text: src[i]!, line });
+      i++;
+    } else fail(`unexpected character ${JSON.stringify(src[i])}`);
   }
   out.push({ kind: Tok.End, text: "end of file", line });
   return out;

@@ -199,7 +199,11 @@ Deno.test("proto parser: unsupported constructs and schema mistakes fail with fi
       'syntax = "proto3";\nimport "google/protobuf/descriptor.proto";',
       "not a built-in well-known type",
     ],
-    ['syntax = "proto3";\n/* never closed', "bad/x.proto:2: unexpected character"],
+    ['syntax = "proto3";\n/* never closed', "bad/x.proto:2: unterminated comment"],
+    [
+      'syntax = "proto3";\nmessage A {\n  string s = 1 [json_name = "x\n"];\n}',
+      "bad/x.proto:3: unterminated string",
+    ],
     [
       'syntax = "proto3";\nmessage A {\n  map<double, string> m = 1;\n}',
       'bad/x.proto:3: "double" cannot be a map key type',

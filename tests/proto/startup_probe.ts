@@ -1,10 +1,13 @@
 /**
  * Start-up probe (not a test): in a fresh process, how long importing a
  * registry module and encoding + decoding the first message take. Prints
- * one JSON line. Usage: deno run -A tests/proto/startup_probe.ts [registry.ts path]
+ * one JSON line (wall and CPU milliseconds). Usage: deno run -A tests/proto/startup_probe.ts [registry.ts path]
  * @module
  */
+import process from "node:process";
+
 const target = Deno.args[0] ?? new URL("../../src/proto/registry.ts", import.meta.url).href;
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const reg = await import(target.startsWith("/") ? `file://${target}` : target);
 const t1 = performance.now();
@@ -17,9 +20,12 @@ const bytes: Uint8Array = codec.encode({
 });
 const back = codec.decode(bytes);
 const t2 = performance.now();
+const cpu = process.cpuUsage(cpu0);
 if (back.id !== "abc") throw new Error("round trip failed");
 console.log(JSON.stringify({
   import_ms: +(t1 - t0).toFixed(2),
   first_message_ms: +(t2 - t1).toFixed(2),
   total_ms: +(t2 - t0).toFixed(2),
+  // CPU of all threads (user + system): steadier than wall time on a busy machine.
+  total_cpu_ms: +((cpu.user + cpu.system) / 1000).toFixed(2),
 }));
