@@ -219,6 +219,25 @@ lcTest("kill delivers the signal; kill all stops every process", async (f) => {
   await f.handler.delete(h.id, "");
 });
 
+lcTest("without a pid namespace, an orphan that exits while the init runs is reaped", async (f) => {
+  const b = await f.bundle({
+    args: ["sh", "-c", "sh -c 'sleep 0.3 & echo $!'; sleep 100"],
+    hostPid: true,
+  });
+  const out = new FifoReader(b.stdio.stdout);
+  await f.create(b);
+  await f.handler.start(b.id, "");
+  const orphan = Number((await out.waitFor("\n")).trim());
+  assert(orphan > 0);
+  // Its parent exited at once: the shim, as subreaper, inherits it and must
+  // reap it when it exits, not leave a zombie.
+  await waitFor(() => !alive(orphan), `orphan ${orphan} reaped`, 5000);
+  assertEquals((await f.handler.state(b.id, "")).status, "running");
+  await f.handler.kill(b.id, "", 9, true);
+  await f.handler.wait(b.id, "");
+  await f.handler.delete(b.id, "");
+});
+
 lcTest("pause and resume show in state", async (f) => {
   const b = await f.bundle({ args: ["sleep", "100"] });
   await f.create(b);
