@@ -33,13 +33,17 @@ export const linuxContainerFactory: RuntimeFactory = {
 
   async cleanup(id, bundle, options) {
     const { ociRuntime, root } = ociSettings(options);
-    const workDir = `${bundle}/.joey`;
-    await Deno.mkdir(workDir, { recursive: true });
-    const runtime = new OciRuntime(ociRuntime, root, `${workDir}/log.json`);
-    await runtime.delete(id, true).catch((err) => {
-      if (!/not ?exist|not found/i.test(String(err))) throw err;
-    });
-    unmountRootfs(bundle);
-    await Deno.remove(workDir, { recursive: true }).catch(() => {});
+    // The runtime's log goes to a scratch folder: the bundle may be gone.
+    const scratch = await Deno.makeTempDir({ prefix: "joey-cleanup-" });
+    try {
+      const runtime = new OciRuntime(ociRuntime, root, `${scratch}/log.json`);
+      await runtime.delete(id, true).catch((err) => {
+        if (!/not ?exist|not found/i.test(String(err))) throw err;
+      });
+      unmountRootfs(bundle);
+      await Deno.remove(`${bundle}/.joey`, { recursive: true }).catch(() => {});
+    } finally {
+      await Deno.remove(scratch, { recursive: true }).catch(() => {});
+    }
   },
 };

@@ -389,6 +389,13 @@ lcTest("lost-shim cleanup removes the runtime state and the rootfs mount", async
   const exit = await f.handler.wait(b.id, "");
   assertEquals(exit.exitStatus, 137);
   assert(!alive(pid));
+  // For an id the runtime never knew, with its bundle gone, cleanup succeeds and makes nothing.
+  const gone = `${f.dir}/no-such-bundle`;
+  await linuxContainerFactory.cleanup("never-was", gone, {
+    namespace: "joeytest",
+    config: f.config,
+  });
+  assert(!(await exists(gone)), "cleanup created no bundle");
 });
 
 lcTest("20 containers run concurrently with their own output and exit codes", async (f) => {
