@@ -5,7 +5,13 @@
  */
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { waitFor } from "../lib/tmp.ts";
-import { type Containerd, IMAGE_NAME, JOEY_RUNTIME, mountsUnder } from "../containerd/harness.ts";
+import {
+  type Containerd,
+  type CtrResult,
+  IMAGE_NAME,
+  JOEY_RUNTIME,
+  mountsUnder,
+} from "../containerd/harness.ts";
 import { messageType } from "../../src/proto/registry.ts";
 import { TtrpcClient } from "../../src/ttrpc/client.ts";
 import { PtySession } from "../containerd/pty.ts";
@@ -338,33 +344,35 @@ async function podMac(net: PodNetwork): Promise<string> {
   return (JSON.parse(new TextDecoder().decode(out.stdout)) as { address: string }[])[0]!.address;
 }
 
+/** `ctr run --rm` of argv in a fresh pod network; removes the network afterwards. */
+async function runInPodNetwork(
+  what: string,
+  argv: (net: PodNetwork) => string[],
+  check: (r: CtrResult, net: PodNetwork) => Promise<void>,
+): Promise<void> {
+  const c = await containerd();
+  const net = await PodNetwork.create();
+  try {
+    const r = await c.ctr(
+      ["run", "--rm", "--runtime", JOEY_RUNTIME, "--with-ns", `network:${net.path}`, IMAGE_NAME]
+        .concat([newId(what), ...argv(net)]),
+      { timeoutMs: 120_000 },
+    );
+    await check(r, net);
+  } finally {
+    await net.remove();
+  }
+}
+
 Deno.test({
   name: "virt: the pod's veth reaches the guest as a NIC through a tap (same MAC)",
   ...opts,
-  fn: async () => {
-    const c = await containerd();
-    const id = newId("nic");
-    const net = await PodNetwork.create();
-    try {
-      const r = await c.ctr([
-        "run",
-        "--rm",
-        "--runtime",
-        JOEY_RUNTIME,
-        "--with-ns",
-        `network:${net.path}`,
-        IMAGE_NAME,
-        id,
-        "cat",
-        "/sys/class/net/eth0/address",
-      ], { timeoutMs: 120_000 });
+  fn: () =>
+    runInPodNetwork("nic", () => ["cat", "/sys/class/net/eth0/address"], async (r, net) => {
       assertEquals(r.code, 0, r.stderr);
       assertEquals(r.stdout.trim(), await podMac(net));
       assert(!(await net.links()).some((l) => l.endsWith("_joey")), "the tap is removed");
-    } finally {
-      await net.remove();
-    }
-  },
+    }),
 });
 
 const noNetApi = agentHasNetworkApi()
@@ -376,33 +384,16 @@ Deno.test({
   name: "virt: the container reaches the veth peer's address through the tap",
   ...opts,
   ignore: opts.ignore || noNetApi !== null,
-  fn: async () => {
-    const c = await containerd();
-    const id = newId("net");
-    const net = await PodNetwork.create();
-    try {
-      const r = await c.ctr([
-        "run",
-        "--rm",
-        "--runtime",
-        JOEY_RUNTIME,
-        "--with-ns",
-        `network:${net.path}`,
-        IMAGE_NAME,
-        id,
-        "ping",
-        "-c",
-        "2",
-        "-W",
-        "5",
-        net.hostAddress,
-      ], { timeoutMs: 120_000 });
-      assertEquals(r.code, 0, `${r.stdout} ${r.stderr}`);
-      assertIncludes(r.stdout, "2 packets received");
-    } finally {
-      await net.remove();
-    }
-  },
+  fn: () =>
+    runInPodNetwork(
+      "net",
+      (net) => ["ping", "-c", "2", "-W", "5", net.hostAddress],
+      (r) => {
+        assertEquals(r.code, 0, `${r.stdout} ${r.stderr}`);
+        assertIncludes(r.stdout, "2 packets received");
+        return Promise.resolve();
+      },
+    ),
 });
 
 Deno.test({
