@@ -16,10 +16,18 @@ function run(cmd: string, args: string[]): Promise<Deno.CommandOutput> {
   return new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
 }
 
-/** The kernel release a bzImage announces (its version string). */
+/**
+ * The kernel release a bzImage announces: the setup header's kernel_version
+ * (offset 0x20e) points, 0x200 further on, at "<release> (<builder>) #…".
+ */
 export async function kernelRelease(path: string): Promise<string> {
-  const out = await run("file", ["-b", path]);
-  return /version (\S+)/.exec(new TextDecoder().decode(out.stdout))?.[1] ?? "";
+  const image = await Deno.readFile(path);
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  if (image.length < 0x210 || view.getUint32(0x202, true) !== 0x53726448) return ""; // "HdrS"
+  const at = view.getUint16(0x20e, true) + 0x200;
+  const end = image.indexOf(0, at);
+  const text = new TextDecoder().decode(image.subarray(at, end < 0 ? at + 256 : end));
+  return text.split(" ")[0] ?? "";
 }
 
 /** The project's kernel, or why there is none. */
