@@ -229,11 +229,21 @@ function decodeMapEntry(
 
 // ---------------------------------------------------------------- encode
 
+/** One writer reused across calls (its buffer keeps the largest size seen, up to 1 MiB). */
+let scratch: Writer | undefined = new Writer(1024);
+
 /** Encodes obj as message t. */
 export function encodeMessage(t: MessageInfo, obj: Obj): Uint8Array {
-  const w = new Writer(64);
-  writeFields(t, obj, w, 0);
-  return w.finish();
+  // A getter or toString() in obj could call encode again: that call gets a fresh writer.
+  const w = scratch ?? new Writer(256);
+  scratch = undefined;
+  w.pos = 0;
+  try {
+    writeFields(t, obj, w, 0);
+    return w.buf.slice(0, w.pos);
+  } finally {
+    if (w.buf.length <= 1 << 20) scratch = w;
+  }
 }
 
 function writeFields(t: MessageInfo, obj: Obj, w: Writer, depth: number): void {
@@ -254,147 +264,157 @@ function writeFields(t: MessageInfo, obj: Obj, w: Writer, depth: number): void {
         }
         w.uint32(f.tag);
         const start = w.fork();
-        writeValue(f.mapKey, 1, mapKey(f.mapKey, key, f.label), undefined, w, f.label, depth);
-        writeValue(f.kind, 2, value, f, w, f.label, depth);
+        // Entries carry key and value even when they are defaults, as other encoders do.
+        writeField(f.mapKey, 1, mapKey(f.mapKey, key, f.label), f, w, false, depth);
+        writeField(f.kind, 2, value, f, w, false, depth);
         w.join(start);
       }
     } else if (f.repeated) {
       if (!v) continue;
       if (!Array.isArray(v)) throw new TypeError(`${f.label}: array expected`);
       if (v.length === 0) continue;
+      for (const item of v) {
+        if (item === undefined || item === null) throw new TypeError(`${f.label}: null element`);
+      }
       if (f.packed) {
         w.uint32((f.number << 3 | WireType.LEN) >>> 0);
         const start = w.fork();
-        for (const item of v) writeBare(f.kind, item, f, w, f.label);
+        for (const item of v) writeCoerced(f.kind, coerce(f.kind, item, f), w);
         w.join(start);
       } else {
-        for (const item of v) {
-          if (item === undefined || item === null) throw new TypeError(`${f.label}: null element`);
-          writeValue(f.kind, f.number, item, f, w, f.label, depth);
-        }
+        for (const item of v) writeField(f.kind, f.number, item, f, w, false, depth);
       }
     } else if (f.oneof !== undefined) {
+      // Explicit presence: a set member travels even when it holds a default.
       oneofsSet ??= new Set();
       if (oneofsSet.has(f.oneof)) {
         throw new TypeError(`${t.fullName}: more than one field of oneof "${f.oneof}" is set`);
       }
       oneofsSet.add(f.oneof);
-      writeValue(f.kind, f.number, v, f, w, f.label, depth);
-    } else if (!isDefault(f.kind, v, f, f.label)) {
-      writeValue(f.kind, f.number, v, f, w, f.label, depth);
+      writeField(f.kind, f.number, v, f, w, false, depth);
+    } else {
+      writeField(f.kind, f.number, v, f, w, true, depth);
     }
   }
 }
 
-/** Whether a proto3 implicit-presence value is its type's default (and so not written). */
-function isDefault(kind: Kind, v: unknown, info: ValueInfo, label: string): boolean {
+/** A JS value converted for the wire: a number, string or bytes; 64-bit kinds leave theirs in `u64`. */
+type Coerced = number | string | Uint8Array;
+
+/**
+ * Tag plus value; with skipDefault (proto3 implicit presence) a default
+ * value writes nothing. `info` carries the enum or message type and the label.
+ */
+function writeField(
+  kind: Kind,
+  number: number,
+  v: unknown,
+  info: ValueInfo & { label: string },
+  w: Writer,
+  skipDefault: boolean,
+  depth: number,
+): void {
+  if (kind === Kind.MESSAGE) {
+    if (typeof v !== "object" || v === null) throw new TypeError(`${info.label}: object expected`);
+    w.uint32((number << 3 | WireType.LEN) >>> 0);
+    const start = w.fork();
+    writeFields(info.message!, v as Obj, w, depth + 1);
+    w.join(start);
+    return;
+  }
+  const c = coerce(kind, v, info);
+  if (skipDefault && isZero(kind, c)) return;
+  w.uint32((number << 3 | wireTypeOf(kind)) >>> 0);
+  writeCoerced(kind, c, w);
+}
+
+/** Converts a caller's value the way the npm library's fromObject did (Number, `| 0`, String, ...). */
+function coerce(kind: Kind, v: unknown, info: ValueInfo & { label: string }): Coerced {
   switch (kind) {
-    case Kind.STRING:
-      return v === "";
-    case Kind.BOOL:
-      return !v;
-    case Kind.BYTES:
-      return toBytes(v, label).length === 0;
-    case Kind.MESSAGE:
-      return false;
-    case Kind.ENUM:
-      return enumNumber(v, info, label) === 0;
     case Kind.DOUBLE:
-    case Kind.FLOAT: {
-      const n = Number(v);
-      return n === 0 && !Object.is(n, -0);
-    }
+    case Kind.FLOAT:
+      return Number(v);
+    case Kind.BOOL:
+      return v ? 1 : 0;
+    case Kind.STRING:
+      return String(v);
+    case Kind.BYTES:
+      return toBytes(v, info.label);
+    case Kind.ENUM:
+      return enumNumber(v, info, info.label);
     case Kind.INT64:
     case Kind.UINT64:
     case Kind.SINT64:
     case Kind.FIXED64:
     case Kind.SFIXED64:
-      toU64(v, kind === Kind.UINT64 || kind === Kind.FIXED64, label);
-      return u64.lo === 0 && u64.hi === 0;
+      toU64(v, kind === Kind.UINT64 || kind === Kind.FIXED64, info.label);
+      return 0;
     default:
-      return int32Of(kind, v) === 0;
+      return int32Of(kind, v);
   }
 }
 
-/** Tag plus value. */
-function writeValue(
-  kind: Kind,
-  number: number,
-  v: unknown,
-  info: ValueInfo | undefined,
-  w: Writer,
-  label: string,
-  depth: number,
-): void {
-  if (kind === Kind.MESSAGE) {
-    if (typeof v !== "object" || v === null) throw new TypeError(`${label}: object expected`);
-    w.uint32((number << 3 | WireType.LEN) >>> 0);
-    const start = w.fork();
-    writeFields(info!.message!, v as Obj, w, depth + 1);
-    w.join(start);
-    return;
+/** Whether a coerced value is its type's proto3 default (-0.0 is not: it has a sign bit to keep). */
+function isZero(kind: Kind, c: Coerced): boolean {
+  if (typeof c === "string") return c === "";
+  if (typeof c !== "number") return c.length === 0;
+  if (
+    kind === Kind.INT64 || kind === Kind.UINT64 || kind === Kind.SINT64 || kind === Kind.FIXED64 ||
+    kind === Kind.SFIXED64
+  ) {
+    return u64.lo === 0 && u64.hi === 0;
   }
-  w.uint32((number << 3 | wireTypeOf(kind)) >>> 0);
-  writeBare(kind, v, info, w, label);
+  return c === 0 && !Object.is(c, -0);
 }
 
-/** A value without its tag. */
-function writeBare(
-  kind: Kind,
-  v: unknown,
-  info: ValueInfo | undefined,
-  w: Writer,
-  label: string,
-): void {
+/** A coerced value without its tag. */
+function writeCoerced(kind: Kind, c: Coerced, w: Writer): void {
   switch (kind) {
     case Kind.DOUBLE:
-      w.double(Number(v));
+      w.double(c as number);
       return;
     case Kind.FLOAT:
-      w.float(Number(v));
+      w.float(c as number);
       return;
     case Kind.INT32:
-    case Kind.SFIXED32:
+    case Kind.ENUM:
+      w.int32(c as number);
+      return;
     case Kind.UINT32:
-    case Kind.FIXED32:
+    case Kind.BOOL:
+      w.uint32(c as number);
+      return;
     case Kind.SINT32: {
-      const n = int32Of(kind, v);
-      if (kind === Kind.INT32) w.int32(n);
-      else if (kind === Kind.UINT32) w.uint32(n);
-      else if (kind === Kind.SINT32) w.uint32((n << 1) ^ (n >> 31));
-      else w.fixed32(n);
+      const n = c as number;
+      w.uint32((n << 1) ^ (n >> 31));
       return;
     }
+    case Kind.FIXED32:
+    case Kind.SFIXED32:
+      w.fixed32(c as number);
+      return;
     case Kind.INT64:
     case Kind.UINT64:
-    case Kind.FIXED64:
-    case Kind.SFIXED64:
+      w.varint64(u64.lo, u64.hi);
+      return;
     case Kind.SINT64: {
-      toU64(v, kind === Kind.UINT64 || kind === Kind.FIXED64, label);
-      let { lo, hi } = u64;
-      if (kind === Kind.SINT64) {
-        const mask = hi >> 31;
-        hi = ((hi << 1) | (lo >>> 31)) ^ mask;
-        lo = (lo << 1) ^ mask;
-      }
-      if (kind === Kind.FIXED64 || kind === Kind.SFIXED64) w.fixed64(lo, hi);
-      else w.varint64(lo, hi);
+      const { lo, hi } = u64;
+      const mask = hi >> 31;
+      w.varint64((lo << 1) ^ mask, ((hi << 1) | (lo >>> 31)) ^ mask);
       return;
     }
-    case Kind.BOOL:
-      w.uint32(v ? 1 : 0);
+    case Kind.FIXED64:
+    case Kind.SFIXED64:
+      w.fixed64(u64.lo, u64.hi);
       return;
     case Kind.STRING:
-      w.string(String(v));
+      w.string(c as string);
       return;
     case Kind.BYTES:
-      w.bytes(toBytes(v, label));
-      return;
-    case Kind.ENUM:
-      w.int32(enumNumber(v, info!, label));
+      w.bytes(c as Uint8Array);
       return;
     case Kind.MESSAGE:
-      throw new TypeError(`${label}: messages cannot be packed`);
+      throw new TypeError("Messages are written by writeField");
   }
 }
 

@@ -159,7 +159,7 @@ export class Reader {
     this.pos += n;
     const b = this.bytes;
     // ASCII fast path: short field names and ids dominate.
-    if (n <= 32) {
+    if (n <= 64) {
       let ascii = true;
       for (let i = start; i < start + n; i++) {
         if (b[i]! >= 0x80) {
@@ -299,8 +299,26 @@ export class Writer {
 
   /** Length-prefixed UTF-8. */
   string(v: string): void {
+    const len = v.length;
+    if (len < 0x80) {
+      // Short ASCII (ids, paths, names): copy the units, one-byte length prefix.
+      this.reserve(1 + len);
+      const b = this.buf;
+      let p = this.pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[p++] = c;
+      }
+      if (i === len) {
+        b[this.pos] = len;
+        this.pos = p;
+        return;
+      }
+    }
     // UTF-8 needs at most 3 bytes per UTF-16 unit; encode in place, then fix the prefix.
-    const max = v.length * 3;
+    const max = len * 3;
     const start = this.fork(max);
     const { written } = utf8Encoder.encodeInto(v, this.buf.subarray(this.pos, this.pos + max));
     this.pos += written;
@@ -334,9 +352,9 @@ export class Writer {
     this.pos = end;
   }
 
-  /** The bytes written so far (a view; the writer must not be reused after). */
+  /** The bytes written so far, in an array of exactly that length (callers may use `.buffer`). */
   finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
+    return this.pos === this.buf.length ? this.buf : this.buf.slice(0, this.pos);
   }
 }
 

@@ -191,3 +191,12 @@ Deno.test("registry: packAny, toTimestamp and fromTimestamp", () => {
     exited_at: ts,
   });
 });
+
+Deno.test("registry: encode returns an array of exactly the message's length", () => {
+  const Req = messageType("ttrpc.Request");
+  for (const service of ["", "x", "y".repeat(300)]) {
+    const out = Req.encode({ service });
+    assertEquals(out.byteOffset, 0);
+    assertEquals(out.buffer.byteLength, out.length);
+  }
+});
