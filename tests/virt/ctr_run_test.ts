@@ -169,6 +169,57 @@ Deno.test({
 });
 
 Deno.test({
+  name: "virt: ctr run -t on a pseudo-terminal echoes input and answers it",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const id = newId("tty");
+    const pty = new PtySession(
+      `ctr --address ${c.address} --namespace ${c.namespace} run -t --rm --runtime ${JOEY_RUNTIME} ${IMAGE_NAME} ${id} sh`,
+    );
+    try {
+      await pty.expect("#");
+      await pty.type("echo hello-$((40+2))\n");
+      await pty.expect("echo hello-$((40+2))");
+      await pty.expect("hello-42");
+      await pty.type("exit 5\n");
+      assertEquals(await pty.wait(), 5, pty.output);
+    } finally {
+      pty.kill();
+    }
+  },
+});
+
+Deno.test({
+  name: "virt: a VM that dies under its container ends the task (exit 255) and delete cleans up",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const id = newId("vmdies");
+    const run = await c.ctr(
+      ["run", "-d", "--runtime", JOEY_RUNTIME, IMAGE_NAME, id, "sleep", "60"],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    assertEquals(run.code, 0, run.stderr);
+    await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    const [qemu] = await qemuOf(id);
+    assert(qemu, "QEMU runs");
+    Deno.kill(qemu, "SIGKILL");
+    await waitFor(async () => (await taskStatus(c, id)) === "STOPPED", `${id} STOPPED`, 20_000);
+    assertEquals(await deletedExitCode(c, id), 255);
+    assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
+    await waitFor(
+      async () => (await sandboxProcesses(`${stateDir}/${id}/`)).length === 0,
+      "virtiofsd and the back end to go",
+      15_000,
+    );
+    assertEquals(await mountsUnder(`${stateDir}/${id}`), []);
+  },
+});
+
+Deno.test({
   name: "virt: kill -a stops every process of the container",
   ...opts,
   fn: async () => {
