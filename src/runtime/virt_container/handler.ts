@@ -24,6 +24,8 @@ export class VirtContainerHandler implements RuntimeHandler {
   #config: JoeyConfig;
   #listener: RuntimeListener;
   #sandboxes = new Map<string, Promise<Sandbox>>();
+  /** Sandboxes being stopped: a new container of the same pod waits for the old VM to go. */
+  #stopping = new Map<string, Promise<void>>();
   #containers = new Map<string, VmContainer>();
   #creating = new Set<string>();
 
@@ -42,7 +44,8 @@ export class VirtContainerHandler implements RuntimeHandler {
   #sandbox(sid: string, spec: Record<string, unknown>): Promise<Sandbox> {
     let sb = this.#sandboxes.get(sid);
     if (!sb) {
-      sb = Sandbox.start(sid, spec, this.#config);
+      const previous = this.#stopping.get(sid) ?? Promise.resolve();
+      sb = previous.then(() => Sandbox.start(sid, spec, this.#config));
       this.#sandboxes.set(sid, sb);
       sb.then((s) => this.#watchVm(s), () => this.#sandboxes.delete(sid));
     }
@@ -85,7 +88,11 @@ export class VirtContainerHandler implements RuntimeHandler {
   async #releaseSandbox(sandbox: Sandbox): Promise<void> {
     if (sandbox.containers.size > 0) return;
     this.#sandboxes.delete(sandbox.id);
-    await sandbox.stop();
+    const stopping = sandbox.stop().finally(() => {
+      if (this.#stopping.get(sandbox.id) === stopping) this.#stopping.delete(sandbox.id);
+    });
+    this.#stopping.set(sandbox.id, stopping);
+    await stopping;
   }
 
   /** Start: the init or an exec. */
