@@ -2,6 +2,7 @@
  * platform devices, kernel), add_device, start, pause, resume, stop and
  * destroy, with teardown in reverse order of setup. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,16 @@
 #include "vm.h"
 
 #define CMDLINE_HARD_MAX 65536
+
+/* FFI callers (src/hypervisor/builtin/ffi.ts) build and read these by offset. */
+_Static_assert(sizeof(struct joey_vm_config) == 48, "joey_vm_config layout");
+_Static_assert(offsetof(struct joey_vm_config, mem_bytes) == 8, "joey_vm_config layout");
+_Static_assert(offsetof(struct joey_vm_config, kernel) == 16, "joey_vm_config layout");
+_Static_assert(offsetof(struct joey_vm_config, console_fd) == 40, "joey_vm_config layout");
+_Static_assert(offsetof(struct joey_vm_config, console_ring) == 44, "joey_vm_config layout");
+_Static_assert(sizeof(struct joey_event) == 32, "joey_event layout");
+_Static_assert(offsetof(struct joey_event, code) == 12, "joey_event layout");
+_Static_assert(offsetof(struct joey_event, arg1) == 24, "joey_event layout");
 
 static uint64_t next_vm_id = 1;
 
