@@ -61,6 +61,9 @@ export async function removeSandboxCgroup(dirs: string[]): Promise<void> {
       const pids = procs.split("\n").filter(Boolean).map(Number);
       if (pids.length === 0) {
         await Deno.remove(d).catch(() => {});
+        // The shared parent (joey/) goes with the last sandbox; a sandbox
+        // being created meanwhile keeps it (not empty) or recreates it.
+        await Deno.remove(d.slice(0, d.lastIndexOf("/"))).catch(() => {});
         break;
       }
       for (const pid of pids) {
