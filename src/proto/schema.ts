@@ -140,10 +140,11 @@ const PACKAGE_RE = /(?:^|;)[ \t]*package[ \t]+([A-Za-z_][A-Za-z0-9_.]*)[ \t]*;/m
 
 /**
  * Every message and enum of a folder of .proto files plus the built-in
- * well-known types. Files are parsed on demand: a lookup of "a.b.C" parses
- * only the files whose package is a prefix of the name, and their imports;
- * a name still unknown then, or a type reference that needs a file nobody
- * imported, loads everything. Each loaded batch is checked (unique names and
+ * well-known types. Files are parsed on demand: a lookup of "a.b.C" first
+ * parses the files in the folder the package names by convention (a/b/),
+ * then, if that does not define it, every file whose package is a prefix of
+ * the name; imports come along. A name still unknown then, or a type
+ * reference that needs a file nobody imported, loads everything. Each loaded batch is checked (unique names and
  * numbers, known types) before any of it is used.
  */
 export class ProtoRegistry {
@@ -153,6 +154,8 @@ export class ProtoRegistry {
   readonly files: Map<string, FileDecl> = new Map();
   readonly #dir: string | null;
   #sources: Map<string, Source> | undefined;
+  /** Files read one by one before the full index exists (null: no such file). */
+  readonly #read = new Map<string, Source | null>();
   readonly #declaredIn = new Map<string, string>();
   #pending: Pending[] = [];
   #allLoaded = false;
@@ -172,6 +175,12 @@ export class ProtoRegistry {
     const known = this.messages.get(fullName);
     if (known) return known;
     if (this.#failure) throw this.#failure;
+    const conventional = this.#conventionalFiles(fullName);
+    if (conventional.length > 0) {
+      this.#load(conventional);
+      const found = this.messages.get(fullName);
+      if (found) return found;
+    }
     const wanted: string[] = [];
     for (const [path, src] of this.#index()) {
       const pkg = src.packageHint;
@@ -191,6 +200,59 @@ export class ProtoRegistry {
     // Set first: from here on an unknown type is final, not a reason to load more.
     this.#allLoaded = true;
     this.#load([...this.#index().keys()]);
+  }
+
+  /**
+   * The files a package's name points at by convention (package a.b.c in
+   * a/b/c/*.proto, the longest prefix of the name that is a folder),
+   * keeping those whose package line agrees. Spares the shim listing and
+   * reading all of proto/ for its first message; empty once the full index exists.
+   */
+  #conventionalFiles(fullName: string): string[] {
+    if (this.#sources || this.#dir === null || this.extra.size > 0) return [];
+    const parts = fullName.split(".");
+    for (let k = parts.length - 1; k > 0; k--) {
+      if (k === 2 && parts[0] === "google" && parts[1] === "protobuf") {
+        return Object.keys(WELL_KNOWN);
+      }
+      const folder = parts.slice(0, k).join("/") + "/";
+      let entries: Deno.DirEntry[];
+      try {
+        entries = [...Deno.readDirSync(this.#dir + folder)];
+      } catch {
+        continue;
+      }
+      const out: string[] = [];
+      for (const entry of entries) {
+        if (!entry.isFile || !entry.name.endsWith(".proto")) continue;
+        const hint = this.#source(folder + entry.name)?.packageHint;
+        if (hint && fullName.startsWith(hint + ".")) out.push(folder + entry.name);
+      }
+      if (out.length > 0) return out.sort();
+    }
+    return [];
+  }
+
+  /** One file's source by import path: a built-in, a test's extra file, or a file under dir. */
+  #source(path: string): Source | undefined {
+    if (this.#sources) return this.#sources.get(path);
+    let src = this.#read.get(path);
+    if (src === undefined) {
+      const text = WELL_KNOWN[path] ?? this.extra.get(path) ?? this.#readFile(path);
+      src = text === undefined ? null : { text, packageHint: PACKAGE_RE.exec(text)?.[1] ?? null };
+      this.#read.set(path, src);
+    }
+    return src ?? undefined;
+  }
+
+  #readFile(path: string): string | undefined {
+    if (this.#dir === null) return undefined;
+    try {
+      return Deno.readTextFileSync(this.#dir + path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    }
   }
 
   #index(): Map<string, Source> {
@@ -223,11 +285,10 @@ export class ProtoRegistry {
   }
 
   #loadFiles(paths: string[]): void {
-    const sources = this.#index();
     const batch: FileDecl[] = [];
     const visit = (path: string, from?: string) => {
       if (this.files.has(path)) return;
-      const src = sources.get(path);
+      const src = this.#source(path);
       if (!src) {
         throw new Error(
           `${from}: import "${path}" not found` +

@@ -274,3 +274,35 @@ Deno.test("proto schema: a type needed from a file nobody imported loads everyth
   assertIncludes(assertThrows(() => broken.loadAll()).message, "broken.proto:3:");
   assertIncludes(assertThrows(() => broken.message("other.X")).message, "broken.proto:3:");
 });
+
+Deno.test("proto schema: a package's conventional folder is tried first, then the full index", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "joey-proto-" });
+  try {
+    const write = async (rel: string, text: string) => {
+      await Deno.mkdir(`${dir}/${rel.slice(0, rel.lastIndexOf("/") + 1)}`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/${rel}`, text);
+    };
+    await write(
+      "p/q/x.proto",
+      'syntax = "proto3";\npackage p.q;\nimport "common/c.proto";\nmessage X { c.C c = 1; }\n',
+    );
+    await write("p/q/other.proto", 'syntax = "proto3";\npackage unrelated;\nmessage U {}\n');
+    await write("common/c.proto", 'syntax = "proto3";\npackage c;\nmessage C { string s = 1; }\n');
+    await write(
+      "elsewhere.proto",
+      'syntax = "proto3";\npackage p.q;\nmessage Y { int32 n = 1; }\n',
+    );
+    await write("zz/broken.proto", 'syntax = "proto3";\npackage zz;\nmessage B { nonsense }\n');
+    const registry = new ProtoRegistry(dir + "/");
+    assertEquals(registry.message("p.q.X")!.byNumber.get(1)!.message!.fullName, "c.C");
+    // Only the folder's matching file and its import were parsed.
+    assertEquals([...registry.files.keys()].sort(), ["common/c.proto", "p/q/x.proto"]);
+    // A message of the same package outside the folder is still found, through the index.
+    assert(registry.message("p.q.Y"));
+    assert(!registry.files.has("zz/broken.proto"));
+    // And a full load still reports the broken file.
+    assertIncludes(assertThrows(() => registry.loadAll()).message, "zz/broken.proto:3:");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
