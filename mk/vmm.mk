@@ -26,7 +26,7 @@ VMM_SAN_TESTS := $(patsubst %,$(BUILD_DIR)/vmm-san/tests/%,$(VMM_TEST_NAMES))
 VMM_TEST_CFLAGS = -DVMM_GUEST_DIR='"$(BUILD_DIR)/vmm/guests"' -Itests/vmm
 
 BUILD_TARGETS += vmm
-APT_PACKAGES += gcc make libc6-dev linux-libc-dev qemu-system-x86 libclang-rt-14-dev
+APT_PACKAGES += gcc make libc6-dev linux-libc-dev qemu-system-x86 libclang-rt-14-dev lz4
 
 .PHONY: vmm vmm-lib vmm-guests vmm-tests
 vmm: vmm-lib vmm-guests vmm-tests
