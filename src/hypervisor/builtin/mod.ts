@@ -89,7 +89,12 @@ export class BuiltinHypervisor implements Hypervisor {
       library: this.#section.vmm_library ?? "",
     });
     if (this.#options.agentVsock ?? true) {
-      await this.addDevice({ kind: "vsock", socket: this.agentSocket() });
+      try {
+        await this.addDevice({ kind: "vsock", socket: this.agentSocket() });
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
     }
   }
 

@@ -74,3 +74,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "BuiltinHypervisor: prepare adds the agent vsock, or fails cleanly without it",
+  ignore: skipReason !== null,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "joey-hv-" });
+    const hv = new BuiltinHypervisor();
+    try {
+      const spec = {
+        id: "t3",
+        dir,
+        vcpus: 1,
+        memoryMiB: 8,
+        kernel: guest("hello"),
+        initrd: null,
+        cmdline: "",
+      };
+      if (hv.capabilities().hybridVsock) {
+        await hv.prepare(spec);
+        await hv.stop();
+      } else {
+        const err = await assertRejects(() => hv.prepare(spec), JoeyError);
+        assertIncludes(err.message, "unknown device type 'vsock'");
+        // The half-made VM is gone: prepare can run again.
+        await assertRejects(() => hv.prepare(spec), JoeyError);
+      }
+    } finally {
+      await hv.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
