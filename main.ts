@@ -7,11 +7,13 @@
  * start-up short.
  * @module
  */
+import { isCliInvocation } from "./src/cli/dispatch.ts";
 import { isShimInvocation } from "./src/shim/flags.ts";
 
 if (import.meta.main) {
   const args = Deno.args;
-  const code = isShimInvocation(args)
+  // A joey command first wins: `joey run -- tool --id 3` is the CLI's.
+  const code = !isCliInvocation(args) && isShimInvocation(args)
     ? await (await import("./src/shim/mod.ts")).runShim(args)
     : await (await import("./src/cli/mod.ts")).runCli(args);
   Deno.exit(code);

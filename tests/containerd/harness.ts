@@ -265,6 +265,30 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.trac
         Deno.kill(pid, "SIGKILL");
       } catch { /* gone */ }
     }
+    // runc leaves the namespace's parent cgroups and state folder behind
+    // once its containers are gone; they are empty by now.
+    for (
+      const ctl of [
+        "memory",
+        "pids",
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "blkio",
+        "devices",
+        "freezer",
+        "net_cls",
+        "perf_event",
+        "hugetlb",
+        "unified",
+        "systemd",
+      ]
+    ) {
+      await Deno.remove(`/sys/fs/cgroup/${ctl}/${this.namespace}`).catch(() => {});
+    }
+    for (const root of ["/run/joey/runc", "/run/containerd/runc"]) {
+      await Deno.remove(`${root}/${this.namespace}`).catch(() => {});
+    }
     for (const m of await mountsUnder(this.dir)) {
       await new Deno.Command("umount", { args: ["-l", m], stderr: "null" }).output();
     }
