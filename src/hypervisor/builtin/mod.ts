@@ -60,6 +60,11 @@ export function shellPoolReady(): number {
   return vmm().joey_vmm_pool_ready();
 }
 
+/** Whether the VMM library has a device model of this type ("vsock", "fs", …). */
+export function deviceKnown(type: string, library = ""): boolean {
+  return vmm(library).joey_vmm_device_known(toCString(type)) === 1;
+}
+
 /** A sandbox VM in this process. */
 export class BuiltinHypervisor implements Hypervisor {
   readonly name = "builtin";
@@ -169,10 +174,7 @@ export class BuiltinHypervisor implements Hypervisor {
 
   /** What the loaded library supports (device models are optional). */
   capabilities(): Capabilities {
-    const known = (type: string) =>
-      vmm(this.#section.vmm_library ?? "").joey_vmm_device_known(
-        toCString(type),
-      ) === 1;
+    const known = (type: string) => deviceKnown(type, this.#section.vmm_library ?? "");
     return {
       fsSharing: known("fs"),
       hybridVsock: known("vsock"),

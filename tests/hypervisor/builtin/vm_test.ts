@@ -1,5 +1,10 @@
 import { assert, assertEquals, assertIncludes, assertRejects } from "../../lib/assert.ts";
-import { BuiltinVm, setShellPool, shellPoolReady } from "../../../src/hypervisor/builtin/mod.ts";
+import {
+  BuiltinVm,
+  deviceKnown,
+  setShellPool,
+  shellPoolReady,
+} from "../../../src/hypervisor/builtin/mod.ts";
 import { JoeyError } from "../../../src/errors.ts";
 import { guest, skipReason } from "./_guests.ts";
 
@@ -159,5 +164,24 @@ Deno.test({
       await setShellPool(0, 0);
     }
     assertEquals(shellPoolReady(), 0);
+  },
+});
+
+Deno.test({
+  name: "BuiltinVm: a device's failure arrives as a DEVICE_ERROR event with its text",
+  ignore: ignore || !deviceKnown("vsock"),
+  async fn() {
+    const vm = await BuiltinVm.create({ vcpus: 1, memoryMiB: 8, kernel: guest("hello") });
+    try {
+      // The vsock model reports a spec without uds= through vm__device_error.
+      const err = await assertRejects(() => vm.addDevice("vsock", "cid=3"), JoeyError);
+      assertIncludes(err.message, "needs uds=<path>");
+      vm.start();
+      await vm.wait();
+      assertEquals(vm.deviceErrors().length, 1);
+      assertIncludes(vm.deviceErrors()[0]!, "device vsock: spec 'cid=3' needs uds=<path>");
+    } finally {
+      await vm.destroy();
+    }
   },
 });
