@@ -374,10 +374,14 @@ function resolveFields(
   const names = new Set<string>();
   const numbers = new Set<number>();
   const out: FieldInfo[] = [];
+  // A oneof's name becomes a property of decoded objects too, so it must not be a field's.
+  const oneofNames = new Set(decl.oneofs);
   for (const f of decl.fields) {
     const where = `${file.path}:${f.line}`;
     const label = `${info.fullName}.${f.name}`;
-    if (names.has(f.name)) throw new Error(`${where}: field "${label}" is declared twice`);
+    if (names.has(f.name) || oneofNames.has(f.name)) {
+      throw new Error(`${where}: field "${label}" is declared twice (or names a oneof)`);
+    }
     if (numbers.has(f.number)) {
       throw new Error(`${where}: field number ${f.number} is used twice in "${info.fullName}"`);
     }

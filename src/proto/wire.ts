@@ -351,11 +351,6 @@ export class Writer {
     this.uint32(len);
     this.pos = end;
   }
-
-  /** The bytes written so far, in an array of exactly that length (callers may use `.buffer`). */
-  finish(): Uint8Array {
-    return this.pos === this.buf.length ? this.buf : this.buf.slice(0, this.pos);
-  }
 }
 
 /** Unsigned halves to a JS number (exact below 2^53, rounded above). */

@@ -224,6 +224,10 @@ Deno.test("proto parser: unsupported constructs and schema mistakes fail with fi
       'syntax = "proto3";\nmessage A {\n  oneof o {\n    repeated int32 x = 1;\n  }\n}',
       'bad/x.proto:4: "repeated" is not allowed',
     ],
+    [
+      'syntax = "proto3";\nmessage A {\n  oneof o {\n    int32 x = 1;\n  }\n  string o = 2;\n}',
+      'bad/x.proto:6: field "A.o" is declared twice (or names a oneof)',
+    ],
   ];
   for (const [src, want] of cases) assertIncludes(failure(src), want);
   // Two files defining one name: the second names the first.

@@ -198,5 +198,15 @@ Deno.test("registry: encode returns an array of exactly the message's length", (
     const out = Req.encode({ service });
     assertEquals(out.byteOffset, 0);
     assertEquals(out.buffer.byteLength, out.length);
+    assertEquals(Req.decode(out).service, service);
   }
+  // Lengths of 128 and more take a second prefix byte: the body moves, nested too.
+  assertEquals(hex(Req.encode({ service: "y".repeat(300) }).subarray(0, 3)), "0a ac 02");
+  const Status = messageType("google.rpc.Status");
+  const nested = Status.encode({
+    details: [{ type_url: "é".repeat(200), value: new Uint8Array(70000) }],
+  });
+  const back = Status.decode(nested) as { details: { type_url: string; value: Uint8Array }[] };
+  assertEquals(back.details[0]!.type_url, "é".repeat(200));
+  assertEquals(back.details[0]!.value.length, 70000);
 });
