@@ -51,8 +51,10 @@ enum joey_vm_state {
 enum joey_event_type {
 	JOEY_EVENT_NONE = 0,
 	JOEY_EVENT_STARTED = 1,      /* vCPUs are running */
-	JOEY_EVENT_SHUTDOWN = 2,     /* guest left through the debug-exit port: code = value */
-	JOEY_EVENT_RESET = 3,        /* guest reset (i8042 0xfe, triple fault): VM stopped */
+	JOEY_EVENT_SHUTDOWN = 2,     /* guest left through the debug-exit port (code = the
+				      * value written) or a KVM system-event shutdown (code 0) */
+	JOEY_EVENT_RESET = 3,        /* guest reset, VM stopped: code 0 i8042 0xfe, 1 triple
+				      * fault, 2 KVM system-event reset */
 	JOEY_EVENT_FAULT = 4,        /* vCPU fault / KVM internal error: VM stopped;
 				      * code = KVM exit reason, arg0 = suberror or hw reason,
 				      * arg1 = guest RIP; text in joey_vm_last_error() */
