@@ -356,21 +356,32 @@ int joey_vm_start(joey_vm *vm)
 	return 0;
 }
 
+/* Takes vm->lock if the VM is in state `from`: returns 1 holding it; 0 when
+ * it is already in `to` (nothing to do); -EINVAL with the error set else. */
+static int vm__lock_in(struct vm *vm, int from, int to, const char *verb, const char *need)
+{
+	int state;
+
+	pthread_mutex_lock(&vm->lock);
+	state = vm->state;
+	if (state == from)
+		return 1;
+	pthread_mutex_unlock(&vm->lock);
+	if (state == to)
+		return 0;
+	vm__set_error(vm, "VM %llu cannot %s: it is not %s", (unsigned long long)vm->id, verb, need);
+	return -EINVAL;
+}
+
 int joey_vm_pause(joey_vm *vm)
 {
+	int rc;
+
 	if (!vm)
 		return -EINVAL;
-	pthread_mutex_lock(&vm->lock);
-	if (vm->state != JOEY_VM_RUNNING) {
-		int state = vm->state;
-
-		pthread_mutex_unlock(&vm->lock);
-		if (state == JOEY_VM_PAUSED)
-			return 0;
-		vm__set_error(vm, "VM %llu cannot pause: it is not running",
-			      (unsigned long long)vm->id);
-		return -EINVAL;
-	}
+	rc = vm__lock_in(vm, JOEY_VM_RUNNING, JOEY_VM_PAUSED, "pause", "running");
+	if (rc <= 0)
+		return rc;
 	vm->pause_requested = true;
 	pthread_mutex_unlock(&vm->lock);
 	vcpu__kick_all(vm);
@@ -385,19 +396,13 @@ int joey_vm_pause(joey_vm *vm)
 
 int joey_vm_resume(joey_vm *vm)
 {
+	int rc;
+
 	if (!vm)
 		return -EINVAL;
-	pthread_mutex_lock(&vm->lock);
-	if (vm->state != JOEY_VM_PAUSED) {
-		int state = vm->state;
-
-		pthread_mutex_unlock(&vm->lock);
-		if (state == JOEY_VM_RUNNING)
-			return 0;
-		vm__set_error(vm, "VM %llu cannot resume: it is not paused",
-			      (unsigned long long)vm->id);
-		return -EINVAL;
-	}
+	rc = vm__lock_in(vm, JOEY_VM_PAUSED, JOEY_VM_RUNNING, "resume", "paused");
+	if (rc <= 0)
+		return rc;
 	vm->pause_requested = false;
 	vm->state = JOEY_VM_RUNNING;
 	pthread_cond_broadcast(&vm->cond);
