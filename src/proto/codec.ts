@@ -17,6 +17,30 @@ import { ProtoDecodeError, Reader, s64ToNumber, u64ToNumber, WireType, Writer } 
 /** Deepest message nesting accepted either way (protoc's default recursion limit). */
 export const MAX_DEPTH = 100;
 
+/**
+ * Decoding fills defaults, so a 2-byte empty sub-message can become an
+ * object of dozens of properties: a hostile peer could turn a 4 MiB frame
+ * into gigabytes. Each decode may create at most this many values (object
+ * properties, list and map elements) plus EXPANSION per input byte.
+ */
+export const VALUE_BUDGET_FLOOR = 4096;
+/** Values allowed per input byte beyond the floor; real messages stay well below 1. */
+export const EXPANSION = 4;
+
+/** A message's default-filled object, paid for from the reader's value budget. */
+function fresh(t: MessageInfo, r: Reader): Obj {
+  spend(r, t.fields.length + 1);
+  return defaults(t);
+}
+
+function spend(r: Reader, n: number): void {
+  if ((r.budget -= n) < 0) {
+    throw new ProtoDecodeError(
+      `Message expands to more than ${VALUE_BUDGET_FLOOR} + ${EXPANSION} values per byte`,
+    );
+  }
+}
+
 type Obj = Record<string, unknown>;
 
 // ---------------------------------------------------------------- decode
@@ -53,7 +77,8 @@ function defaultValue(v: ValueInfo): unknown {
 /** Decodes a whole buffer as message t. */
 export function decodeMessage(t: MessageInfo, bytes: Uint8Array): Obj {
   const r = new Reader(bytes);
-  return decodeInto(t, r, bytes.length, defaults(t), 0);
+  r.budget = VALUE_BUDGET_FLOOR + EXPANSION * bytes.length;
+  return decodeInto(t, r, bytes.length, fresh(t, r), 0);
 }
 
 function decodeInto(t: MessageInfo, r: Reader, end: number, obj: Obj, depth: number): Obj {
@@ -75,6 +100,7 @@ function decodeInto(t: MessageInfo, r: Reader, end: number, obj: Obj, depth: num
     }
     if (f.mapKey !== undefined) {
       expectWire(f.label, wireType, WireType.LEN, at);
+      spend(r, 1);
       decodeMapEntry(f.mapKey, f, r, obj[f.name] as Obj, depth);
     } else if (f.repeated) {
       const list = obj[f.name] as unknown[];
@@ -82,10 +108,14 @@ function decodeInto(t: MessageInfo, r: Reader, end: number, obj: Obj, depth: num
         const n = r.length();
         const stop = r.pos + n;
         r.end = stop;
-        while (r.pos < stop) list.push(readValue(f, r, depth));
+        while (r.pos < stop) {
+          spend(r, 1);
+          list.push(readValue(f, r, depth));
+        }
         r.end = end;
       } else {
         expectWire(f.label, wireType, f.wireType, at);
+        spend(r, 1);
         list.push(readValue(f, r, depth));
       }
     } else {
@@ -98,7 +128,7 @@ function decodeInto(t: MessageInfo, r: Reader, end: number, obj: Obj, depth: num
           f.message!,
           r,
           r.pos + n,
-          prior !== null && typeof prior === "object" ? prior as Obj : defaults(f.message!),
+          prior !== null && typeof prior === "object" ? prior as Obj : fresh(f.message!, r),
           depth + 1,
         );
         r.end = end;
@@ -181,7 +211,7 @@ function readValue(v: ValueInfo, r: Reader, depth: number): unknown {
     case Kind.MESSAGE: {
       const outer = r.end;
       const n = r.length();
-      const out = decodeInto(v.message!, r, r.pos + n, defaults(v.message!), depth + 1);
+      const out = decodeInto(v.message!, r, r.pos + n, fresh(v.message!, r), depth + 1);
       r.end = outer;
       return out;
     }
@@ -219,7 +249,7 @@ function decodeMapEntry(
     } else r.skip(wireType);
   }
   r.end = outer;
-  if (value === undefined) value = f.kind === Kind.MESSAGE ? defaults(f.message!) : defaultValue(f);
+  if (value === undefined) value = f.kind === Kind.MESSAGE ? fresh(f.message!, r) : defaultValue(f);
   const k = String(key);
   // A "__proto__" key must become an own property, never the object's prototype.
   if (k === "__proto__") {

@@ -39,6 +39,8 @@ export class Reader {
   pos: number;
   end: number;
   readonly #view: DataView;
+  /** Values the decoder may still create (see codec.ts); the reader itself only carries it. */
+  budget = Infinity;
   /** Halves of the last 64-bit read (varint64 / fixed64). */
   readonly u64: U64 = { lo: 0, hi: 0 };
 

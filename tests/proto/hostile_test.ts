@@ -6,7 +6,13 @@
  */
 import { assert, assertEquals, assertIncludes, assertThrows } from "../lib/assert.ts";
 import { messageType, PROTO_DIR } from "../../src/proto/registry.ts";
-import { decodeMessage, encodeMessage, MAX_DEPTH } from "../../src/proto/codec.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  EXPANSION,
+  MAX_DEPTH,
+  VALUE_BUDGET_FLOOR,
+} from "../../src/proto/codec.ts";
 import { ProtoRegistry } from "../../src/proto/schema.ts";
 import { ProtoDecodeError } from "../../src/proto/wire.ts";
 import { randomMessage, Rng } from "./support.ts";
@@ -294,4 +300,28 @@ Deno.test("proto decode: a map entry for __proto__ stays an own property", () =>
   assertEquals(Object.getPrototypeOf(out.annotations), Object.prototype);
   assertEquals(Object.getOwnPropertyDescriptor(out.annotations, "__proto__")?.value, "x");
   assertEquals(out.annotations.a, "b");
+});
+
+Deno.test("proto decode: default-filling cannot blow up memory (values per input byte are bounded)", () => {
+  const Metrics = messageType<{ network: unknown[] }>("io.containerd.cgroups.v1.Metrics");
+  // An empty NetworkStat entry is 2 bytes on the wire and 9 default properties when decoded.
+  const entries = (n: number) => new Uint8Array(n * 2).map((_, i) => i % 2 === 0 ? 0x3a : 0x00);
+  assertEquals(Metrics.decode(entries(300)).network.length, 300); // small: within the floor
+  const started = performance.now();
+  assertIncludes(
+    assertThrows(() => Metrics.decode(entries(100_000)), ProtoDecodeError).message,
+    `${EXPANSION} values per byte`,
+  );
+  assert(performance.now() - started < 5000);
+  // Large real messages stay far below the bound.
+  const Pids = messageType<{ processes: { pid: number }[] }>("containerd.task.v2.PidsResponse");
+  const processes = Array.from({ length: 20_000 }, (_, i) => ({ pid: i + 1 }));
+  assertEquals(Pids.decode(Pids.encode({ processes })).processes.length, 20_000);
+  const Create = messageType<{ rootfs: unknown[] }>("containerd.task.v2.CreateTaskRequest");
+  const rootfs = Array.from(
+    { length: 5_000 },
+    (_, i) => ({ type: "bind", source: `/s${i}`, target: "" }),
+  );
+  assertEquals(Create.decode(Create.encode({ rootfs })).rootfs.length, 5_000);
+  assert(VALUE_BUDGET_FLOOR >= 1024);
 });
