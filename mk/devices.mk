@@ -43,7 +43,8 @@ BUILD_TARGETS += devices
 APT_PACKAGES += clang-14 libclang-rt-14-dev qemu-system-x86 qemu-system-common busybox-static cpio iproute2
 
 .PHONY: devices devices-tests fuzz fuzz-build
-devices: $(DEV_TOOL) $(DEV_LINUX_PROG) $(DEV_HOST_PROG) $(DEV_GUESTS)
+DEV_BENCH := $(BUILD_DIR)/devices/bench_dev
+devices: $(DEV_TOOL) $(DEV_LINUX_PROG) $(DEV_HOST_PROG) $(DEV_GUESTS) $(DEV_BENCH)
 devices-tests: devices $(DEV_TESTS) $(DEV_SAN_TESTS) fuzz-build
 fuzz-build: $(DEV_FUZZERS)
 
@@ -84,6 +85,12 @@ $(BUILD_DIR)/devices/tests/vm_%: tests/devices/vm_%.c tests/devices/dev_test.h t
 	@mkdir -p $(@D)
 	$(CC) $(DEV_CFLAGS) -Itests/devices -Itests/vmm $(DEV_VM_DEFS) \
 		-o $@ $< tests/vmm/harness.c -Wl,--whole-archive $(DEV_VMM_AR) -Wl,--no-whole-archive -pthread
+
+# Benchmark helper for bench/suites/dev.ts (not a test).
+$(DEV_BENCH): tests/devices/bench_dev.c tests/devices/dev_test.h tests/vmm/harness.c $(DEV_VMM_AR)
+	@mkdir -p $(@D)
+	$(CC) $(DEV_CFLAGS) -Itests/devices -Itests/vmm $(DEV_VM_DEFS) -o $@ $< tests/vmm/harness.c \
+		-Wl,--whole-archive $(DEV_VMM_AR) -Wl,--no-whole-archive -pthread
 
 $(BUILD_DIR)/devices/tests/vm_%-san: tests/devices/vm_%.c tests/devices/dev_test.h tests/devices/linux/pattern.h tests/vmm/harness.c $(DEV_VMM_SAN_AR)
 	@mkdir -p $(@D)

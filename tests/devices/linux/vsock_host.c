@@ -96,7 +96,7 @@ static void *guest_to_host(void *arg)
 		;
 	double t2 = now_s();
 	close(c);
-	printf("vsock_host: guest->host OK %zu bytes, guest->host %.1f MB/s, host->guest %.1f MB/s\n",
+	printf("vsock_host: guest->host OK %zu bytes, guest->host %.3f MB/s, host->guest %.3f MB/s\n",
 	       total, total / 1e6 / (t1 - t0), total / 1e6 / (t2 - t1));
 	return NULL;
 }
@@ -149,7 +149,7 @@ static void *host_to_guest(void *arg)
 		return (void *)1;
 	double t2 = now_s();
 	close(fd);
-	printf("vsock_host: host->guest OK %zu bytes, host->guest %.1f MB/s, guest->host %.1f MB/s\n",
+	printf("vsock_host: host->guest OK %zu bytes, host->guest %.3f MB/s, guest->host %.3f MB/s\n",
 	       total, total / 1e6 / (t1 - t0), total / 1e6 / (t2 - t1));
 	return NULL;
 }
