@@ -5,7 +5,6 @@
  * shows the result; hypervisors call resolveAssets() with their section.
  * @module
  */
-import { fileURLToPath } from "node:url";
 
 /** One asset: the path chosen (null when nothing was found) and every place looked at. */
 export interface AssetLocation {
@@ -25,7 +24,7 @@ export interface GuestAssets {
 /** The source tree this module belongs to (null inside a compiled executable). */
 export function sourceRoot(): string | null {
   const url = new URL("../../", import.meta.url);
-  return url.protocol === "file:" ? fileURLToPath(url).replace(/\/$/, "") : null;
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname).replace(/\/$/, "") : null;
 }
 
 /** File names looked for, in order, in an assets directory and under build/. */

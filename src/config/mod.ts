@@ -17,7 +17,6 @@
  * ```
  * @module
  */
-import { parse, TomlError } from "smol-toml";
 import { JoeyError } from "../errors.ts";
 import type { JoeyConfig } from "./types.ts";
 import { type ConfigValue, KEY_MAP, KEYS, type KeySpec, SECTIONS } from "./schema.ts";
@@ -196,6 +195,9 @@ async function readFile(loaded: LoadedConfig, path: string, via: string): Promis
   } catch (err) {
     throw new ConfigError(`${path}: not valid UTF-8 text`, { file: path }, { cause: err });
   }
+  // The TOML parser loads only when there is a file: with none (the common
+  // case for a shim), start-up skips the npm module.
+  const { parse, TomlError } = await import("smol-toml");
   let doc: Record<string, unknown>;
   try {
     doc = parse(source) as Record<string, unknown>;

@@ -93,10 +93,16 @@ export class Containerd {
     this.namespace = namespace;
   }
 
-  /** Starts containerd and imports the busybox test image. */
-  static async start(options: { namespace?: string } = {}): Promise<Containerd> {
+  /**
+   * Starts containerd and imports the busybox test image. `env` reaches
+   * containerd and so every shim it starts (e.g. JOEY_CONFIG); `binDir`
+   * replaces the working tree's shim launcher (e.g. an installed PREFIX/bin).
+   */
+  static async start(
+    options: { namespace?: string; env?: Record<string, string>; binDir?: string } = {},
+  ): Promise<Containerd> {
     const dir = await Deno.makeTempDir({ prefix: "joey-ctd-" });
-    const binDir = await shimBinDir();
+    const binDir = options.binDir ?? await shimBinDir();
     await Deno.writeTextFile(
       `${dir}/config.toml`,
       `version = 2
@@ -112,7 +118,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.trac
     // containerd logs to stderr; the shell sends it to a file kept for failure reports.
     const child = new Deno.Command("sh", {
       args: ["-c", 'exec containerd --config "$1/config.toml" 2>>"$1/containerd.log"', "sh", dir],
-      env: { PATH: `${binDir}:${Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"}` },
+      env: {
+        ...options.env,
+        PATH: `${binDir}:${Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
+      },
       stdin: "null",
       stdout: "null",
       stderr: "null",

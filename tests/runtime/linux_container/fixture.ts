@@ -97,7 +97,7 @@ let counter = 0;
  * mount namespace without the v2 mount, where it sees a plain v1 host; the
  * handler drives it exactly as it drives crun itself.
  */
-async function runtimeBinary(name: string, dir: string): Promise<string> {
+export async function runtimeBinary(name: string, dir: string): Promise<string> {
   if (name !== "crun") return name;
   const v2 = await Deno.readTextFile("/sys/fs/cgroup/unified/cgroup.controllers").catch(() => "");
   if (!v2.trim()) return name;
