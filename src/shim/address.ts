@@ -8,6 +8,9 @@
 /** Where containerd 1.6 expects shim sockets. */
 export const SOCKET_ROOT = "/run/containerd/s";
 
+/** The group of every container in a namespace when `[runtime] shim_mode = "node"`. */
+export const NODE_GROUP = "io.joey.node-shim";
+
 /** The group a container joins: pods share one shim, as the runc shim groups them. */
 export function shimGroup(id: string, annotations: Record<string, string>): string {
   return annotations["io.containerd.runc.v2.group"] ||

@@ -11,6 +11,7 @@ import { log } from "./log.ts";
 import { VERSION } from "./self.ts";
 
 const DEFAULT_TTRPC_ADDRESS = "/run/containerd/containerd.sock.ttrpc";
+const NODE_IDLE_MS = 3000;
 
 /** Tells `start` (on our stdout pipe) that the socket is ready, or why not. */
 async function report(line: string): Promise<void> {
@@ -40,10 +41,14 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
   const bundle = Deno.cwd();
   let listener: Deno.UnixListener;
   try {
-    await Deno.remove(flags.socket).catch(() => {});
+    // `start` removed a stale socket file; a bound one belongs to a live daemon.
     listener = Deno.listen({ transport: "unix", path: flags.socket });
     await Deno.chmod(flags.socket, 0o600);
   } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      await report("exists");
+      return 0;
+    }
     await report(`error cannot listen on ${flags.socket}: ${errorMessage(err)}`);
     return 1;
   }
@@ -75,8 +80,10 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
     flags.namespace,
     shimLog,
   );
+  let lastConnection = Date.now();
   const server = new TtrpcServer({
     onError: (err) => shimLog.warn("ttrpc connection error", { error: err }),
+    onConnection: () => (lastConnection = Date.now()),
   });
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -86,6 +93,7 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
+    clearTimeout(idleTimer);
     shimLog.info("shim shutting down", { reason });
     server.close();
     for (const rt of await selector.handlers()) {
@@ -98,14 +106,31 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
     resolveExit(0);
   };
 
+  // A node-wide daemon outlives its containers for a while: a `start` that
+  // just found it live is about to send Create. It exits once it has had
+  // no container and no new connection for NODE_IDLE_MS.
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const scheduleIdleExit = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      if (service.containerCount > 0) return;
+      if (Date.now() - lastConnection < NODE_IDLE_MS) scheduleIdleExit();
+      else void stop("idle node shim");
+    }, NODE_IDLE_MS);
+  };
+  let service: InstanceType<typeof TaskService>;
+
   try {
     const loaded = await loadConfig();
     if (loaded.config.runtime.debug) log.setLevel("debug");
-    const service = new TaskService({
+    service = new TaskService({
       namespace: flags.namespace,
       events,
       runtimes: { select: (id, spec) => selector.select(id, spec) },
-      onShutdown: () => setTimeout(() => stop("Shutdown"), 10),
+      onShutdown: (now) => {
+        if (now || flags.mode !== "node") setTimeout(() => stop("Shutdown"), 10);
+        else scheduleIdleExit();
+      },
       version: VERSION,
       log: shimLog,
     });

@@ -18,6 +18,8 @@ export interface ShimFlags {
   debug: boolean;
   /** The daemon's socket path (internal: passed from start to the daemon). */
   socket: string;
+  /** "node" for a namespace-wide daemon (internal: passed from start). */
+  mode: string;
   /** "start", "delete", or "" for the daemon. */
   action: "start" | "delete" | "";
   /** -v: print the version and exit. */
@@ -31,6 +33,7 @@ const STRING_FLAGS: Record<string, keyof ShimFlags> = {
   id: "id",
   bundle: "bundle",
   socket: "socket",
+  mode: "mode",
 };
 const BOOL_FLAGS: Record<string, keyof ShimFlags> = { debug: "debug", v: "version" };
 
@@ -50,6 +53,7 @@ export function parseShimFlags(args: string[]): ShimFlags {
     bundle: "",
     debug: false,
     socket: "",
+    mode: "",
     action: "",
     version: false,
   };

@@ -5,7 +5,7 @@
  * @module
  */
 import { invalidArgument } from "../errors.ts";
-import { shimGroup, socketAddress, socketPath } from "./address.ts";
+import { NODE_GROUP, shimGroup, socketAddress, socketPath } from "./address.ts";
 import type { ShimFlags } from "./flags.ts";
 import { selfCommand } from "./self.ts";
 
@@ -23,14 +23,14 @@ async function readAll(reader: ReadableStream<Uint8Array>): Promise<Uint8Array> 
   return out;
 }
 
-/** True if something accepts connections on the socket. */
-async function socketIsLive(path: string): Promise<boolean> {
+/** "live" if a daemon accepts on the socket, "stale" if only the file is left, else "absent". */
+async function socketState(path: string): Promise<"live" | "stale" | "absent"> {
   try {
     const conn = await Deno.connect({ transport: "unix", path });
     conn.close();
-    return true;
-  } catch {
-    return false;
+    return "live";
+  } catch (err) {
+    return err instanceof Deno.errors.ConnectionRefused ? "stale" : "absent";
   }
 }
 
@@ -52,18 +52,50 @@ export async function runStart(flags: ShimFlags): Promise<number> {
   // Runtime options arrive on stdin as a marshalled Any; joey reads its
   // configuration from TOML instead, but the pipe must be drained.
   const options = Deno.stdin.isTerminal() ? new Uint8Array() : await readAll(Deno.stdin.readable);
-  const group = shimGroup(flags.id, await bundleAnnotations(bundle));
+  const annotations = await bundleAnnotations(bundle);
+  const mode = await shimMode(annotations);
+  const group = mode === "node" ? NODE_GROUP : shimGroup(flags.id, annotations);
   const address = await socketAddress(flags.address, flags.namespace, group);
   const path = socketPath(address);
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  await Deno.mkdir(dir, { recursive: true, mode: 0o711 });
 
-  if (await socketIsLive(path)) {
-    await Deno.writeTextFile(`${bundle}/address`, address);
-    await Deno.stdout.write(new TextEncoder().encode(address));
-    return 0;
+  // In node mode every start of the namespace races for one daemon: they
+  // take turns (flock on the socket folder, held for a liveness check, or
+  // for one spawn). A pod's containers are normally created one by one; if
+  // two race anyway, the loser's daemon finds the socket bound and steps aside.
+  const lock = mode === "node" ? await Deno.open(dir, { read: true }) : null;
+  try {
+    await lock?.lock(true);
+    const state = await socketState(path);
+    if (state !== "live") {
+      if (state === "stale") await Deno.remove(path).catch(() => {});
+      await spawnDaemon(flags, bundle, path, mode, options);
+    }
+  } finally {
+    lock?.close();
   }
-  await Deno.remove(path).catch(() => {});
-  await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o711 });
+  await Deno.writeTextFile(`${bundle}/address`, address);
+  await Deno.stdout.write(new TextEncoder().encode(address));
+  return 0;
+}
 
+/** "pod" or "node" from the configuration (with the pod's annotations where the file allows). */
+async function shimMode(annotations: Record<string, string>): Promise<string> {
+  const { applyAnnotations, loadConfig } = await import("../config/mod.ts");
+  const { configAnnotations } = await import("../runtime/registry.ts");
+  const loaded = applyAnnotations(await loadConfig(), configAnnotations({ annotations }));
+  return loaded.config.runtime.shim_mode;
+}
+
+/** Starts the daemon and waits for its readiness line. */
+async function spawnDaemon(
+  flags: ShimFlags,
+  bundle: string,
+  path: string,
+  mode: string,
+  options: Uint8Array,
+): Promise<void> {
   const [cmd, ...prefix] = selfCommand();
   const args = [
     ...prefix,
@@ -77,6 +109,8 @@ export async function runStart(flags: ShimFlags): Promise<number> {
     flags.publishBinary,
     "-socket",
     path,
+    "-mode",
+    mode,
     ...(flags.debug ? ["-debug"] : []),
   ];
   // The daemon gets its own stdout pipe for the readiness line and no
@@ -96,15 +130,13 @@ export async function runStart(flags: ShimFlags): Promise<number> {
   }
   const line = await readReadyLine(child.stdout, READY_TIMEOUT_MS);
   child.unref();
-  if (!line.startsWith("ready")) {
+  // "exists": another start's daemon bound the socket first; it serves us too.
+  if (!line.startsWith("ready") && !line.startsWith("exists")) {
     try {
       child.kill("SIGKILL");
     } catch { /* gone */ }
     throw new Error(`shim daemon for "${flags.id}" did not start: ${line || "no answer"}`);
   }
-  await Deno.writeTextFile(`${bundle}/address`, address);
-  await Deno.stdout.write(new TextEncoder().encode(address));
-  return 0;
 }
 
 /** Reads the daemon's first line ("ready <pid>" or "error …"), bounded in time. */

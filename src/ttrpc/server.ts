@@ -41,6 +41,8 @@ const ResponseCodec = messageType<{ status: Status | null; payload: Uint8Array }
 /** Optional hooks, e.g. for logging. */
 export interface ServerOptions {
   onError?: (err: unknown) => void;
+  /** Called for every accepted connection (e.g. to note activity). */
+  onConnection?: () => void;
 }
 
 /** A ttrpc server for any number of services. */
@@ -71,6 +73,7 @@ export class TtrpcServer {
           conn.close();
           break;
         }
+        this.#options.onConnection?.();
         this.#handleConn(conn);
       }
     } catch (err) {
