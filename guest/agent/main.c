@@ -19,6 +19,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -26,6 +27,21 @@
 #include "util.h"
 
 struct agent agent;
+
+/* pivot_root(2) refuses to move the initramfs (rootfs has no parent
+ * mount), so containers could not pivot. Like switch_root, put a tmpfs over
+ * "/" and chroot into it: the root is then a real mount. */
+static void init__leave_initramfs(void)
+{
+	if (mkdir("/root.tmpfs", 0755) < 0 && errno != EEXIST)
+		goto fail;
+	if (mount("tmpfs", "/root.tmpfs", "tmpfs", 0, "mode=0755") < 0 || chdir("/root.tmpfs") < 0 ||
+	    mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+		goto fail;
+	return;
+fail:
+	agent_log("leaving the initramfs: %s (containers cannot pivot_root)", strerror(errno));
+}
 
 /* What the kernel does not mount for an initramfs /init. */
 static void init__mount_basics(void)
@@ -59,6 +75,25 @@ static void init__mount_basics(void)
 		}
 	}
 	sethostname("joey", 4);
+}
+
+/* Loads the modules listed in /etc/modules (one path per line, in
+ * dependency order): only for a guest kernel without vsock built in, such
+ * as the distribution kernel the boot benchmark compares against. */
+static void init__load_modules(void)
+{
+	char list[4096], *line, *save = NULL;
+
+	if (util__read_file("/etc/modules", list, sizeof(list)) <= 0)
+		return;
+	for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int fd = open(line, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || syscall(SYS_finit_module, fd, "", 0) < 0)
+			agent_log("loading module %s: %s", line, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 }
 
 static int listen_vsock(unsigned port)
@@ -96,13 +131,24 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
+/* A field of a /proc/self file in KiB, or -1. */
+static long proc_kib(const char *file, const char *field)
+{
+	char text[4096], path[64], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", file);
+	if (util__read_file(path, text, sizeof(text)) < 0 || !(p = strstr(text, field)))
+		return -1;
+	return strtol(p + strlen(field), NULL, 10);
+}
+
+/* Resident KiB. smaps_rollup walks the page tables; status can lag by up
+ * to 64 faults per task on kernels that batch RSS counters (6.1). */
 static long rss_kib(void)
 {
-	char text[4096], *p;
+	long kib = proc_kib("smaps_rollup", "\nRss:");
 
-	if (util__read_file("/proc/self/status", text, sizeof(text)) < 0 || !(p = strstr(text, "VmRSS:")))
-		return -1;
-	return strtol(p + 6, NULL, 10);
+	return kib >= 0 ? kib : proc_kib("status", "VmRSS:");
 }
 
 static struct watch sig_w;
@@ -160,8 +206,11 @@ int main(int argc, char **argv)
 		}
 	}
 	agent.is_init = getpid() == 1 && !unix_path;
-	if (agent.is_init)
+	if (agent.is_init) {
+		init__load_modules();
+		init__leave_initramfs();
 		init__mount_basics();
+	}
 	/* Orphans of containers come back to the agent to be reaped. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);

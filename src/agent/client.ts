@@ -56,15 +56,22 @@ export class AgentClient {
    * the guest listens or the dial timeout passes.
    * @example
    * ```ts
-   * const agent = await AgentClient.dialVsock("/run/joey/sbx/vsock.sock", { timeoutMs: 10_000 });
+   * const agent = await AgentClient.dialVsock("/run/joey/sbx/vsock.sock", {
+   *   dial: { timeoutMs: 10_000 },
+   * });
    * console.log(await agent.check());
    * ```
    */
   static async dialVsock(
     udsPath: string,
-    options: DialOptions & AgentClientOptions & { port?: number } = {},
+    options: AgentClientOptions & {
+      /** Guest port (default 1024). */
+      port?: number;
+      /** How to keep dialing until the guest listens. */
+      dial?: DialOptions;
+    } = {},
   ): Promise<AgentClient> {
-    const conn = await dialHybridVsock(udsPath, options.port ?? AGENT_VSOCK_PORT, options);
+    const conn = await dialHybridVsock(udsPath, options.port ?? AGENT_VSOCK_PORT, options.dial);
     return new AgentClient(conn, options);
   }
 
