@@ -1,10 +1,11 @@
 /**
- * Message codecs for every .proto file under proto/, parsed once per process
- * by joey's own protobuf implementation (parser.ts, schema.ts, codec.ts;
- * the npm protobuf library cost 70–100 ms of start-up per shim process under Deno's npm
- * layer). Field names stay as written in the .proto files (snake_case),
- * 64-bit integers become numbers, enums their names, and decoding fills
- * defaults, so callers see plain objects.
+ * Message codecs for every .proto file under proto/, by joey's own protobuf
+ * implementation (parser.ts, schema.ts, codec.ts, wire.ts): files are parsed
+ * on first use, only those a name needs, once per process. It replaced the
+ * npm protobuf library, whose import alone cost 70–100 ms per shim process
+ * under Deno's npm layer. Field names stay as written in the .proto files
+ * (snake_case), 64-bit integers become numbers, enums their names, and
+ * decoding fills defaults, so callers see plain objects.
  * @module
  */
 import { decodeMessage, encodeMessage } from "./codec.ts";
