@@ -364,7 +364,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "virt: a bind-mount volume written in the container is visible on the host",
+  name: "virt: a bind-mount volume written in the container is visible on the host; file mounts",
   ...opts,
   fn: async () => {
     const c = await containerd();
@@ -372,6 +372,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "joey-vol-" });
     try {
       await Deno.writeTextFile(`${dir}/from-host`, "host-data\n");
+      await Deno.writeTextFile(`${dir}/hosts`, "10.1.2.3 joey-test-host\n");
       const r = await c.ctr([
         "run",
         "--rm",
@@ -379,14 +380,19 @@ Deno.test({
         JOEY_RUNTIME,
         "--mount",
         `type=bind,src=${dir},dst=/data,options=rbind:rw`,
+        // A file mount, as the CRI adds /etc/hosts and /etc/resolv.conf.
+        "--mount",
+        `type=bind,src=${dir}/hosts,dst=/etc/hosts,options=rbind:ro`,
         IMAGE_NAME,
         id,
         "sh",
         "-c",
-        "cat /data/from-host; echo guest-wrote > /data/from-guest",
+        "cat /data/from-host /etc/hosts; echo guest-wrote > /data/from-guest; " +
+        "echo x >> /etc/hosts || echo read-only",
       ], { timeoutMs: 120_000 });
       assertEquals(r.code, 0, r.stderr);
-      assertEquals(r.stdout, "host-data\n");
+      assertEquals(r.stdout, "host-data\n10.1.2.3 joey-test-host\nread-only\n");
+      assertEquals(await Deno.readTextFile(`${dir}/hosts`), "10.1.2.3 joey-test-host\n");
       assertEquals(await Deno.readTextFile(`${dir}/from-guest`), "guest-wrote\n");
     } finally {
       await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -6,11 +6,7 @@
  */
 import { assert, assertEquals, assertIncludes, assertThrows } from "../lib/assert.ts";
 import { withTempDir } from "../lib/tmp.ts";
-import {
-  processToAgent,
-  specToAgent,
-  toProtoFields,
-} from "../../src/runtime/virt_container/to_agent.ts";
+import { processToAgent, specToAgent } from "../../src/runtime/virt_container/to_agent.ts";
 import { agentStatsToMetrics } from "../../src/runtime/virt_container/metrics.ts";
 import { CreatedState } from "../../src/runtime/virt_container/process_state.ts";
 import { sandboxIdOf } from "../../src/runtime/virt_container/sandbox.ts";
@@ -50,10 +46,8 @@ Deno.test("specToAgent() roots the spec in the share and drops host-only parts",
   assertEquals(out.Version, "1.0.2");
   assertEquals(out.Hooks, undefined);
   const linux = out.Linux as Record<string, unknown>;
-  assertEquals(linux.Namespaces, [{ Type: "pid" }]);
+  assertEquals(linux.Namespaces, [{ Type: "pid", Path: "" }]);
   assertEquals(linux.Seccomp, undefined);
-  assertEquals(linux.Sysctl, { "net.ipv4.ip_forward": "1" }, "map keys stay as they are");
-  assertEquals(linux.UIDMappings, [{ ContainerID: 0, HostID: 1000, Size: 1 }]);
   assertEquals((out.Annotations as Record<string, string>)["io.kubernetes.cri.sandbox-id"], "p");
   // The whole request encodes with the agent's codec, fields intact.
   const codec = messageType("grpc.CreateContainerRequest");
@@ -66,11 +60,10 @@ Deno.test("specToAgent() roots the spec in the share and drops host-only parts",
 });
 
 Deno.test("processToAgent() takes the terminal flag from the stdio", () => {
-  assertEquals(processToAgent({ terminal: false, args: ["sh"] }, true), {
-    Terminal: true,
-    Args: ["sh"],
-  });
-  assertEquals(toProtoFields({ blockIO: { weight: 1 } }), { BlockIO: { Weight: 1 } });
+  const p = processToAgent({ terminal: false, args: ["sh"], cwd: "/w" }, true);
+  assertEquals(p.Terminal, true);
+  assertEquals(p.Args, ["sh"]);
+  assertEquals(p.Cwd, "/w");
 });
 
 Deno.test("agentStatsToMetrics() fills containerd's v1 Metrics from the guest's cgroup stats", () => {

@@ -1,56 +1,19 @@
 /**
  * The virt-container runtime's connection to the guest agent: the hybrid
- * vsock dial (`CONNECT <port>\n` → `OK …\n` on the VM's unix socket),
- * retried until the agent listens, then ttrpc with the codecs of
+ * vsock dial of src/agent (`CONNECT <port>\n` → `OK …\n` on the VM's unix
+ * socket), retried until Health.Check answers, then ttrpc with the codecs of
  * proto/agent.proto and proto/health.proto. Calls are typed by the
  * request/response message names; each method of the runtime names the
  * RPC it makes.
  * @module
  */
 import { JoeyError } from "../../errors.ts";
+import { dialHybridVsock } from "../../agent/hybrid_vsock.ts";
 import { TtrpcClient } from "../../ttrpc/client.ts";
 import { messageType } from "../../proto/registry.ts";
 
 const AGENT_SERVICE = "grpc.AgentService";
 const HEALTH_SERVICE = "grpc.Health";
-
-/** Reads one "\n"-terminated line without reading past it. */
-async function readLine(conn: Deno.Conn, max = 128): Promise<string> {
-  const byte = new Uint8Array(1);
-  let line = "";
-  while (line.length < max) {
-    const n = await conn.read(byte);
-    if (n === null) throw new JoeyError("Unavailable", "hybrid vsock: connection closed");
-    if (byte[0] === 0x0a) return line;
-    line += String.fromCharCode(byte[0]!);
-  }
-  throw new JoeyError("Unavailable", "hybrid vsock: handshake line too long");
-}
-
-/** One hybrid-vsock connection attempt to port on the VM's socket. */
-export async function dialHybridVsock(
-  socket: string,
-  port: number,
-  timeoutMs: number,
-): Promise<Deno.Conn> {
-  const conn = await Deno.connect({ transport: "unix", path: socket });
-  const timer = setTimeout(() => conn.close(), timeoutMs);
-  try {
-    await conn.write(new TextEncoder().encode(`CONNECT ${port}\n`));
-    const reply = await readLine(conn);
-    if (!/^OK\b/.test(reply)) {
-      throw new JoeyError("Unavailable", `hybrid vsock: "${reply}" to CONNECT ${port}`);
-    }
-    clearTimeout(timer);
-    return conn;
-  } catch (err) {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* closed by the timer */ }
-    throw err;
-  }
-}
 
 /** A typed agent connection. */
 export class AgentConnection {
@@ -81,7 +44,10 @@ export class AgentConnection {
     while (Date.now() < options.deadline) {
       if (aborted) throw aborted;
       try {
-        const conn = await dialHybridVsock(options.socket, options.port, options.dialTimeoutMs);
+        const conn = await dialHybridVsock(options.socket, options.port, {
+          timeoutMs: Math.max(1, Math.min(options.dialTimeoutMs, options.deadline - Date.now())),
+          retryDelayMs: 20,
+        });
         const agent = new AgentConnection(new TtrpcClient(conn), options.requestTimeoutMs);
         try {
           const health = await agent.health(options.dialTimeoutMs);
