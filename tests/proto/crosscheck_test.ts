@@ -21,7 +21,7 @@ import {
 import { CORPUS } from "./corpus.ts";
 import { WELL_KNOWN } from "../../src/proto/well_known.ts";
 
-const CASES = 200;
+const CASES = 300;
 
 interface Codec {
   encode(obj: Record<string, unknown>): Uint8Array;
