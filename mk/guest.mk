@@ -63,3 +63,14 @@ $(GUEST_INITRD): $(AGENT_BIN) guest/image/build.sh
 
 $(GUEST_INITRD_DEBUG): $(AGENT_BIN) guest/image/build.sh
 	@bash guest/image/build.sh $@ $(AGENT_BIN) /bin/busybox
+
+# C unit tests of the agent's pure parts (tests/guest/unit_test.c).
+GUEST_UNIT_SRCS := tests/guest/unit_test.c guest/agent/buf.c guest/agent/util.c guest/agent/mount.c
+.PHONY: guest-tests
+guest-tests: $(BUILD_DIR)/guest/tests/unit_test $(BUILD_DIR)/guest/tests/unit_test-san
+$(BUILD_DIR)/guest/tests/unit_test: $(GUEST_UNIT_SRCS) $(AGENT_HDRS) $(AGENT_GEN)/.stamp
+	@mkdir -p $(@D)
+	$(CC) $(AGENT_CFLAGS) -o $@ $(GUEST_UNIT_SRCS)
+$(BUILD_DIR)/guest/tests/unit_test-san: $(GUEST_UNIT_SRCS) $(AGENT_HDRS) $(AGENT_GEN)/.stamp
+	@mkdir -p $(@D)
+	$(CC) $(AGENT_CFLAGS) $(SAN_FLAGS) -O1 -o $@ $(GUEST_UNIT_SRCS)
