@@ -86,6 +86,29 @@ async function shimLog(c: Containerd): Promise<string> {
     .slice(-20).join("\n");
 }
 
+/** `ctr run -d` of argv (extra ctr flags first) and waits until the task runs. */
+async function runDetached(
+  c: Containerd,
+  id: string,
+  argv: string[],
+  flags: string[] = [],
+): Promise<void> {
+  const run = await c.ctr([
+    "run",
+    "-d",
+    "--runtime",
+    JOEY_RUNTIME,
+    ...flags,
+    IMAGE_NAME,
+    id,
+    ...argv,
+  ], {
+    timeoutMs: 120_000,
+  });
+  assertEquals(run.code, 0, `${run.stderr}\n${await shimLog(c)}`);
+  await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+}
+
 /** Deletes a stopped task; returns the exit code ctr 1.6 reports (it warns on non-zero). */
 async function deletedExitCode(c: Containerd, id: string): Promise<number> {
   const del = await c.ctr(["tasks", "delete", id]);
@@ -105,19 +128,7 @@ Deno.test({
   fn: async () => {
     const c = await containerd();
     const id = newId("life");
-    const run = await c.ctr([
-      "run",
-      "-d",
-      "--runtime",
-      JOEY_RUNTIME,
-      IMAGE_NAME,
-      id,
-      "sh",
-      "-c",
-      "trap 'exit 7' TERM; while true; do sleep 0.1; done",
-    ], { timeoutMs: 120_000 });
-    assertEquals(run.code, 0, `${run.stderr}\n${await shimLog(c)}`);
-    await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    await runDetached(c, id, ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"]);
     const [qemu] = await qemuOf(id);
     assert(qemu, "the container runs in a QEMU VM of its own");
 
@@ -204,14 +215,7 @@ Deno.test({
   fn: async () => {
     const c = await containerd();
     const id = newId("vmdies");
-    const run = await c.ctr(
-      ["run", "-d", "--runtime", JOEY_RUNTIME, IMAGE_NAME, id, "sleep", "60"],
-      {
-        timeoutMs: 120_000,
-      },
-    );
-    assertEquals(run.code, 0, `${run.stderr}\n${await shimLog(c)}`);
-    await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    await runDetached(c, id, ["sleep", "60"]);
     const [qemu] = await qemuOf(id);
     assert(qemu, "QEMU runs");
     Deno.kill(qemu, "SIGKILL");
@@ -233,14 +237,7 @@ Deno.test({
   fn: async () => {
     const c = await containerd();
     const id = newId("killall");
-    const run = await c.ctr(
-      ["run", "-d", "--runtime", JOEY_RUNTIME, IMAGE_NAME, id, "sleep", "60"],
-      {
-        timeoutMs: 120_000,
-      },
-    );
-    assertEquals(run.code, 0, `${run.stderr}\n${await shimLog(c)}`);
-    await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    await runDetached(c, id, ["sleep", "60"]);
     assertEquals(
       (await c.ctr(["tasks", "exec", "-d", "--exec-id", "x", id, "sleep", "60"])).code,
       0,
@@ -326,20 +323,7 @@ Deno.test({
     const a = newId("pa"), b = newId("pb");
     const annotation = `io.kubernetes.cri.sandbox-id=${pod}`;
     for (const id of [a, b]) {
-      const r = await c.ctr([
-        "run",
-        "-d",
-        "--runtime",
-        JOEY_RUNTIME,
-        "--annotation",
-        annotation,
-        IMAGE_NAME,
-        id,
-        "sleep",
-        "60",
-      ], { timeoutMs: 120_000 });
-      assertEquals(r.code, 0, r.stderr);
-      await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+      await runDetached(c, id, ["sleep", "60"], ["--annotation", annotation]);
     }
     assertEquals((await qemuOf(pod)).length, 1, "one QEMU for the pod");
     assertEquals(
@@ -468,14 +452,7 @@ Deno.test({
   fn: async () => {
     const c = await containerd();
     const id = newId("crash");
-    const run = await c.ctr(
-      ["run", "-d", "--runtime", JOEY_RUNTIME, IMAGE_NAME, id, "sleep", "60"],
-      {
-        timeoutMs: 120_000,
-      },
-    );
-    assertEquals(run.code, 0, `${run.stderr}\n${await shimLog(c)}`);
-    await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    await runDetached(c, id, ["sleep", "60"]);
     const sandboxDir = `${stateDir}/${id}`;
     const vm = await sandboxProcesses(sandboxDir);
     assertEquals(vm.length, 3, "QEMU, virtiofsd and the vsock back end run");
