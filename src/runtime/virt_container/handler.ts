@@ -54,10 +54,12 @@ export class VirtContainerHandler implements RuntimeHandler {
 
   /** When the VM dies under its containers, their processes exit (255). */
   #watchVm(sandbox: Sandbox): void {
-    sandbox.vm.wait().then(() => {
+    // Promise.resolve().then: a VM object that throws instead of rejecting
+    // must not become an unhandled error (it would end the shim).
+    Promise.resolve().then(() => sandbox.vm.wait()).then(() => {
       if (sandbox.stopping) return;
       for (const id of sandbox.containers) this.#containers.get(id)?.vmGone();
-    });
+    }).catch(() => {});
   }
 
   /** Create: the sandbox (booted if new), shared rootfs, CreateContainer. */

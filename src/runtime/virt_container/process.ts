@@ -95,7 +95,8 @@ export class VmProcess {
       .then(async (status) => {
         await this.io.drained(DRAIN_MS);
         this.markExited(status, listener);
-      });
+      })
+      .catch(() => {}); // a listener that throws must not end the shim
   }
 
   /** Records the exit (once) and tells the listener. */
