@@ -114,7 +114,7 @@ export class Sandbox {
         kernel: assets.kernel.path,
         initrd: assets.initrd.path,
         cmdline: [
-          "console=ttyS0 reboot=k panic=-1",
+          "console=ttyS0 reboot=t panic=-1",
           section.enable_debug ? "" : "quiet",
           section.kernel_params,
         ].filter(Boolean).join(" "),
