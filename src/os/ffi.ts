@@ -88,13 +88,18 @@ export function libraryPath(): string {
     fileURLToPath(new URL("../../build/os/libjoeyos.so", import.meta.url));
 }
 
+// One handle per isolate, never closed. Other isolates (each `deno test`
+// module has its own) close theirs when they end, so the library is linked
+// -z nodelete: its I/O loop thread keeps running code from it.
+let library: Deno.DynamicLibrary<typeof symbols> | undefined;
 let lib: OsSymbols | undefined;
 
 /** Opens the library once (the handle lives as long as the process). */
 export function os(): OsSymbols {
   if (!lib) {
     try {
-      lib = Deno.dlopen(libraryPath(), symbols).symbols;
+      library = Deno.dlopen(libraryPath(), symbols);
+      lib = library.symbols;
     } catch (err) {
       throw new Error(
         `Cannot load the OS helper library "${libraryPath()}" (run \`make build\`)`,

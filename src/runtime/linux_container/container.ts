@@ -29,6 +29,7 @@ const EXEC_EXIT_MS = 2000;
 const CONSOLE_MS = 10_000;
 /** How long delete and shutdown wait for a killed process to be reaped. */
 const REAP_MS = 10_000;
+const SIGKILL = 9;
 
 /** Resolves with p's value, or with undefined after ms. */
 async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
@@ -148,6 +149,7 @@ export class Container {
   /** Reports the process's exit once its status and output are final. */
   async #monitor(proc: Process, statusReaped: Promise<number>): Promise<void> {
     const raw = await statusReaped;
+    proc.reaped = true;
     const status = raw < 0 ? UNKNOWN_EXIT_STATUS : raw;
     if (proc === this.init) {
       // Without a pid namespace of its own, the init's children outlive it.
@@ -157,6 +159,16 @@ export class Container {
     }
     await proc.io?.drained(DRAIN_MS);
     this.#listener.exited(proc.setExited(status));
+  }
+
+  /** SIGKILL to the init by pid, safe while it is not reaped (its pid cannot be reused). */
+  #killInit(): void {
+    if (this.init.pid <= 0 || this.init.reaped) return;
+    try {
+      kill(this.init.pid, SIGKILL);
+    } catch {
+      // Already gone.
+    }
   }
 
   /** The process with execId ("" = init). */
@@ -184,6 +196,8 @@ export class Container {
         await this.#startProcess(proc, (o) => this.#runtime.exec(processFile, o));
       } catch (err) {
         await proc.io?.close();
+        // As containerd's shim: Wait no longer blocks, Delete is allowed.
+        if (!proc.pid) proc.abandon();
         throw err;
       }
       if (proc.state === "created") proc.state = "running";
@@ -210,6 +224,9 @@ export class Container {
     if (proc === this.init) {
       try {
         await this.#runtime.kill(this.id, signal, all);
+        // A SIGKILL must end the init even where the runtime lost track of
+        // it. Unreaped, the pid is still our child's and cannot be reused.
+        if (signal === SIGKILL) this.#killInit();
       } catch (err) {
         // The init exited (and was reaped) while its exit is still being reported.
         const gone = await Deno.stat(`/proc/${this.init.pid}`).then(() => false, () => true);
@@ -261,6 +278,7 @@ export class Container {
     await this.#runtime.delete(this.id, true).catch((err) => {
       if (!/not ?exist|not found/i.test(String(err))) throw err;
     });
+    this.#killInit();
     if (this.init.pid > 0) await within(this.init.exited, REAP_MS);
     for (const p of [this.init, ...this.execs.values()]) {
       await p.io?.close();

@@ -23,6 +23,8 @@ export class Process {
   /** The OCI Process of an exec (undefined for init). */
   readonly spec: Record<string, unknown> | undefined;
   pid = 0;
+  /** Set once the reaper collected the process: its pid may be reused after this. */
+  reaped = false;
   state: State = "created";
   io: ProcessIo | null = null;
   exitStatus = 0;
@@ -75,6 +77,17 @@ export class Process {
     const info = this.exitInfo();
     this.#resolveExit(info);
     return info;
+  }
+
+  /**
+   * Ends a process that never ran (its start failed): waiters are released
+   * with the unknown status, and no exit is reported since none happened.
+   */
+  abandon(): void {
+    this.state = "stopped";
+    this.exitStatus = UNKNOWN_EXIT_STATUS;
+    this.exitedAt = new Date();
+    this.#resolveExit(this.exitInfo());
   }
 
   /** The process's exit as the service reports it. */
