@@ -3,8 +3,8 @@
 # Linux kernel with -device vhost-user-vsock-device served by
 # build/vmm/joey-vhost-vsock; the initrd's vsock_probe exchanges BYTES each
 # way with build/devices/vsock_host over the hybrid socket, in both
-# directions. The guest then reboots with reboot=t (a triple fault), which
-# ends QEMU (-no-reboot) whatever ACPI the kernel has. Prints "N passed, N failed, N skipped" as its last line.
+# directions. The guest then reboots, which ends QEMU (-no-reboot): through
+# ACPI on the Debian kernel, a triple fault (reboot=t) on the ACPI-less one. Prints "N passed, N failed, N skipped" as its last line.
 #   qemu_vsock.sh [BYTES]
 # Kernel: build/guest/kernel/bzImage (the project's; virtio-mmio, vsock
 # built in); when it is absent, the Debian cloud kernel with its virtio and
@@ -30,14 +30,14 @@ modules=()
 # The project kernel has no ACPI: QEMU then lists the virtio-mmio devices on
 # the command line (virtio_mmio.device=). The Debian kernel finds them
 # through ACPI instead (it lacks VIRTIO_MMIO_CMDLINE_DEVICES).
-acpi=off
+acpi=off reboot=reboot=t
 if [ ! -s "$kernel" ] || [ "${QEMU_VSOCK_KERNEL:-}" = debian ]; then
   kernel=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -1)
   if [ -z "$kernel" ] || ! [ -r "$kernel" ]; then
     echo "SKIP qemu_vsock: no guest kernel (build/guest/kernel/bzImage absent, no Debian cloud kernel)"
     result 0 0 1
   fi
-  acpi=on
+  acpi=auto reboot=
   kver=${kernel#/boot/vmlinuz-}
   mdir=/lib/modules/$kver/kernel
   for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_mmio \
@@ -86,7 +86,7 @@ timeout ${QEMU_TIMEOUT:-180} qemu-system-x86_64 -M microvm,acpi=$acpi,memory-bac
   -nodefaults -no-user-config -nographic -no-reboot \
   -serial stdio \
   -kernel "$kernel" -initrd "$work/initrd.gz" \
-  -append "console=ttyS0 panic=-1 reboot=t quiet loglevel=4" \
+  -append "console=ttyS0 panic=-1 $reboot ${QEMU_APPEND:-quiet loglevel=4}" \
   -chardev socket,id=vs,path="$sock" -device vhost-user-vsock-device,chardev=vs \
   </dev/null >"$work/console.log" 2>"$work/qemu.log"
 qrc=$?
