@@ -5,7 +5,7 @@
  * @module
  */
 import type { ExitInfo, ProcessState, ProcessStatus, Stdio } from "../mod.ts";
-import { failedPrecondition, JoeyError } from "../../errors.ts";
+import { JoeyError } from "../../errors.ts";
 import type { ProcessIo } from "./stdio.ts";
 
 /** The states a process moves through (a deleted process is forgotten). */
@@ -55,10 +55,15 @@ export class Process {
       : `container "${this.id}"`;
   }
 
-  /** Throws FailedPrecondition unless the process is in one of states. */
+  /**
+   * Throws unless the process is in one of states. The kind is Unknown on
+   * purpose: containerd's runc shim answers illegal transitions (start
+   * twice, delete running, pause created, …) with plain errors, which reach
+   * containerd as Unknown, and clients see the same code from joey.
+   */
   expect(action: string, ...states: State[]): void {
     if (!states.includes(this.state)) {
-      throw failedPrecondition(`cannot ${action} ${this.name}: it is ${this.state}`);
+      throw new JoeyError("Unknown", `cannot ${action} ${this.name}: it is ${this.state}`);
     }
   }
 

@@ -128,11 +128,11 @@ Deno.test("metrics() encodes a v2 cgroup as io.containerd.cgroups.v2.Metrics", a
   });
 });
 
-Deno.test("Process rejects illegal transitions with FailedPrecondition / NotFound", () => {
+Deno.test("Process rejects illegal transitions as the runc shim does (Unknown; NotFound once finished)", () => {
   const p = new Process("c1", "e1", "/b", { stdin: "", stdout: "", stderr: "", terminal: false });
   p.expect("start", "created");
   const err = assertThrows(() => p.expect("pause", "running"), JoeyError);
-  assertEquals(err.kind, "FailedPrecondition");
+  assertEquals(err.kind, "Unknown");
   assert(err.message.includes(`exec "e1" of container "c1"`), err.message);
   p.setExited(137);
   assertEquals(p.snapshot().status, "stopped");

@@ -270,11 +270,11 @@ lcTest("pause and resume show in state", async (f) => {
   await f.handler.start(b.id, "");
   await f.handler.pause(b.id);
   assertEquals((await f.handler.state(b.id, "")).status, "paused");
-  await assertKind("FailedPrecondition", () => f.handler.pause(b.id));
-  await assertKind("FailedPrecondition", () => f.handler.delete(b.id, ""));
+  await assertKind("Unknown", () => f.handler.pause(b.id));
+  await assertKind("Unknown", () => f.handler.delete(b.id, ""));
   await f.handler.resume(b.id);
   assertEquals((await f.handler.state(b.id, "")).status, "running");
-  await assertKind("FailedPrecondition", () => f.handler.resume(b.id));
+  await assertKind("Unknown", () => f.handler.resume(b.id));
   await f.handler.kill(b.id, "", 9, false);
   await f.handler.wait(b.id, "");
   await f.handler.delete(b.id, "");
@@ -331,7 +331,7 @@ lcTest("OOM is reported and the process ends with 137", async (f) => {
   assertEquals(f.recorder.ooms, [b.id], "no OOM reported for the cgroup's removal");
 });
 
-lcTest("wrong states and unknown ids give the right error kinds", async (f) => {
+lcTest("wrong states and unknown ids give the runc shim's error kinds", async (f) => {
   await assertKind("NotFound", () => f.handler.state("nope", ""));
   await assertKind("NotFound", () => f.handler.start("nope", ""));
   await assertKind("NotFound", () => f.handler.kill("nope", "", 9, false));
@@ -340,10 +340,10 @@ lcTest("wrong states and unknown ids give the right error kinds", async (f) => {
   await f.create(b);
   await assertKind("AlreadyExists", () => f.create(b));
   await assertKind("NotFound", () => f.handler.state(b.id, "no-exec"));
-  await assertKind("FailedPrecondition", () => f.handler.pause(b.id));
+  await assertKind("Unknown", () => f.handler.pause(b.id));
   await f.handler.start(b.id, "");
-  await assertKind("FailedPrecondition", () => f.handler.start(b.id, ""));
-  await assertKind("FailedPrecondition", () => f.handler.delete(b.id, ""));
+  await assertKind("Unknown", () => f.handler.start(b.id, ""));
+  await assertKind("Unknown", () => f.handler.delete(b.id, ""));
   await f.handler.exec({
     id: b.id,
     execId: "late",
@@ -353,8 +353,8 @@ lcTest("wrong states and unknown ids give the right error kinds", async (f) => {
   await assertKind("FailedPrecondition", () => f.handler.kill(b.id, "late", 9, false));
   await f.handler.kill(b.id, "", 9, false);
   await f.handler.wait(b.id, "");
-  await assertKind("FailedPrecondition", () => f.handler.start(b.id, "late"));
-  await assertKind("FailedPrecondition", () =>
+  await assertKind("Unknown", () => f.handler.start(b.id, "late"));
+  await assertKind("Unknown", () =>
     f.handler.exec({
       id: b.id,
       execId: "after",
