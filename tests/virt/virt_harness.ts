@@ -29,6 +29,7 @@ export async function virtSkipReason(): Promise<string | null> {
 export async function startVirtContainerd(
   stateDir: string,
   hypervisor: "qemu" | "builtin" = "qemu",
+  configPath?: string,
 ): Promise<Containerd> {
   const saved = ["JOEY_RUNTIME", "JOEY_STATE_DIR", "JOEY_HYPERVISOR", "JOEY_CONFIG"].map((k) =>
     [k, Deno.env.get(k)] as const
@@ -37,7 +38,7 @@ export async function startVirtContainerd(
   Deno.env.set("JOEY_STATE_DIR", stateDir);
   Deno.env.set("JOEY_HYPERVISOR", hypervisor);
   // A configuration file for the shims (e.g. another kernel or initrd), when a developer names one.
-  const config = Deno.env.get("JOEY_TEST_CONFIG");
+  const config = configPath ?? Deno.env.get("JOEY_TEST_CONFIG");
   if (config) Deno.env.set("JOEY_CONFIG", config);
   try {
     return await Containerd.start();

@@ -18,6 +18,7 @@ import { GUEST_SHARE_DIR, ResourceManager, SHARE_TAG } from "../../resource/mod.
 import { AgentConnection } from "./agent_conn.ts";
 import { configureGuestNetwork } from "./guest_network.ts";
 import { log } from "../../shim/log.ts";
+import { followConsole } from "./console_log.ts";
 
 /** The pod annotation that groups containers into one sandbox. */
 export const SANDBOX_ID_ANNOTATION = "io.kubernetes.cri.sandbox-id";
@@ -49,6 +50,9 @@ export class Sandbox {
   /** Containers living in this sandbox. */
   readonly containers = new Set<string>();
   #stopping = false;
+  /** Stops the console copy (enable_debug). */
+  #consoleStop = new AbortController();
+  #consoleCopy: Promise<void> = Promise.resolve();
 
   private constructor(
     id: string,
@@ -84,6 +88,8 @@ export class Sandbox {
     const vm: Hypervisor = choice.name === "qemu"
       ? new QemuHypervisor(config.hypervisor.qemu)
       : new BuiltinHypervisor(config.hypervisor.builtin);
+    const consoleStop = new AbortController();
+    let consoleCopy: Promise<void> = Promise.resolve();
     const t0 = performance.now();
     const phases: BootPhases = {
       shimStart: t0,
@@ -126,6 +132,13 @@ export class Sandbox {
       }
       const deadline = Date.now() + section.boot_timeout_ms;
       await vm.start(section.boot_timeout_ms);
+      if (section.enable_debug && vm instanceof QemuHypervisor) {
+        consoleCopy = followConsole(
+          `${resources.layout.vmDir}/console.log`,
+          id,
+          consoleStop.signal,
+        );
+      }
       await resources.setupAfterStartVm(hostProcesses(vm));
       phases.vmStart = performance.now() - t0 - phases.resources;
       const vmGone = vm.wait().then((exit) => {
@@ -177,12 +190,21 @@ export class Sandbox {
           Object.entries(phases).map(([k, v]) => [`${k}_ms`, Math.round(v * 10) / 10]),
         ),
       });
-      return new Sandbox(id, vm, resources, agent, phases);
+      const sandbox = new Sandbox(id, vm, resources, agent, phases);
+      sandbox.#adoptConsole(consoleStop, consoleCopy);
+      return sandbox;
     } catch (err) {
+      consoleStop.abort();
+      await consoleCopy;
       await vm.stop();
       await resources.cleanupSandbox();
       throw err;
     }
+  }
+
+  #adoptConsole(stop: AbortController, copy: Promise<void>): void {
+    this.#consoleStop = stop;
+    this.#consoleCopy = copy;
   }
 
   /** Whether stop() has begun. */
@@ -198,6 +220,8 @@ export class Sandbox {
     await this.agent.call("DestroySandbox", {}, { timeoutMs: 5000 }).catch(() => {});
     this.agent.close();
     await this.vm.stop();
+    this.#consoleStop.abort();
+    await this.#consoleCopy;
     await this.resources.cleanupSandbox();
     log.info("sandbox stopped", {
       sandbox: this.id,
