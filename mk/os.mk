@@ -8,7 +8,7 @@ OS_LIB := $(BUILD_DIR)/os/libjoeyos.so
 OS_TEST := $(BUILD_DIR)/os/os_test
 
 BUILD_TARGETS += $(OS_LIB) $(OS_TEST)
-APT_PACKAGES += runc crun busybox-static gcc libc6-dev
+APT_PACKAGES += runc crun busybox-static gcc libc6-dev util-linux
 
 $(OS_LIB): $(OS_SRCS) $(OS_HDRS) mk/os.mk
 	@mkdir -p $(@D)

@@ -152,8 +152,10 @@ export class Container {
     proc.reaped = true;
     const status = raw < 0 ? UNKNOWN_EXIT_STATUS : raw;
     if (proc === this.init) {
+      // Frozen processes cannot die; containerd's shim thaws them too.
+      if (proc.state === "paused") await this.#runtime.resume(this.id).catch(() => {});
       // Without a pid namespace of its own, the init's children outlive it.
-      if (!this.#ownPidNamespace) await this.#runtime.kill(this.id, 9, true).catch(() => {});
+      if (!this.#ownPidNamespace) await this.#runtime.kill(this.id, SIGKILL, true).catch(() => {});
       const running = [...this.execs.values()].filter((e) => e.pid > 0 && !e.exitedAt);
       await within(Promise.all(running.map((e) => e.exited)), EXEC_EXIT_MS);
     }

@@ -275,8 +275,14 @@ lcTest("pause and resume show in state", async (f) => {
   await f.handler.resume(b.id);
   assertEquals((await f.handler.state(b.id, "")).status, "running");
   await assertKind("Unknown", () => f.handler.resume(b.id));
-  await f.handler.kill(b.id, "", 9, false);
-  await f.handler.wait(b.id, "");
+  // A container killed while paused still ends, and reads as stopped.
+  await f.handler.pause(b.id);
+  await f.handler.kill(b.id, "", 9, true);
+  assertEquals(
+    (await within(f.handler.wait(b.id, ""), 10_000, "exit while paused")).exitStatus,
+    137,
+  );
+  assertEquals((await f.handler.state(b.id, "")).status, "stopped");
   await f.handler.delete(b.id, "");
 });
 
