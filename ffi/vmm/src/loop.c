@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "seccomp.h"
 #include "vm.h"
 
 #define LOOP_MAX_FDS 256
@@ -34,6 +35,10 @@ static void *loop__thread(void *arg)
 	struct epoll_event evs[LOOP_BATCH];
 
 	pthread_setname_np(pthread_self(), "joey-io");
+	/* Confined before any device callback runs; fail closed: without the
+	 * filter no callback runs at all (docs/security.md). */
+	if (seccomp__install(SECCOMP_IO))
+		return NULL;
 	for (;;) {
 		int n = epoll_wait(loop->epfd, evs, LOOP_BATCH, -1);
 

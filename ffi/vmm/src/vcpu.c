@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "seccomp.h"
 #include "vm.h"
 
 #define SIG_KICK (SIGRTMIN + 5)
@@ -382,6 +383,12 @@ static void *vcpu__thread(void *arg)
 	sigaddset(&set, SIG_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+	/* Confined before it runs guest code; fail closed (docs/security.md). */
+	if (seccomp__install(SECCOMP_VCPU)) {
+		vm__set_error(vm, "vCPU %u: seccomp filter not installed", vcpu->index);
+		vm__terminate(vm, JOEY_EVENT_FAULT, -EPERM, 0, 0);
+		goto out;
+	}
 	while (vcpu__checkpoint(vm)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			int e = errno;
@@ -398,6 +405,7 @@ static void *vcpu__thread(void *arg)
 			break;
 	}
 
+out:
 	pthread_mutex_lock(&vm->lock);
 	vm->live--;
 	pthread_cond_broadcast(&vm->cond);
