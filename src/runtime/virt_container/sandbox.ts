@@ -126,9 +126,9 @@ export class Sandbox {
         ].filter(Boolean).join(" "),
         ...(vmResources.network ? { netns: vmResources.network.netns } : {}),
       });
-      vm.addDevice({ kind: "fs", socket: vmResources.fs.socket, tag: vmResources.fs.tag });
+      await vm.addDevice({ kind: "fs", socket: vmResources.fs.socket, tag: vmResources.fs.tag });
       for (const i of vmResources.network?.interfaces ?? []) {
-        vm.addDevice({ kind: "net", tap: i.tap, mac: i.mac });
+        await vm.addDevice({ kind: "net", tap: i.tap, mac: i.mac });
       }
       const deadline = Date.now() + section.boot_timeout_ms;
       await vm.start(section.boot_timeout_ms);
