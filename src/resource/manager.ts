@@ -166,10 +166,34 @@ export async function cleanupSandboxDir(stateDir: string, sandboxId: string): Pr
   const state = await loadState(layout.stateFile);
   if (state?.owner && state.owner.pid !== Deno.pid && await isAlive(state.owner)) return false;
   if (!state) {
-    // No state: only a directory, if anything, is left.
-    await Deno.remove(layout.root, { recursive: true }).catch(() => {});
+    // No state: at most a directory from a sandbox that died while starting.
+    // It is removed only when it holds nothing but sandbox layout entries,
+    // so an id that names something else under state_dir (e.g. "runc") is
+    // never deleted.
+    if (await onlyLayoutEntries(layout.root)) {
+      await Deno.remove(layout.root, { recursive: true }).catch(() => {});
+    }
     return false;
   }
   await cleanupState(layout, state);
   return true;
+}
+
+const LAYOUT_ENTRIES = new Set([
+  "state.json",
+  "state.json.tmp",
+  "vm",
+  "shared",
+  "virtiofsd.sock",
+  "virtiofsd.log",
+]);
+
+/** Whether dir exists and holds only names a sandbox directory has. */
+async function onlyLayoutEntries(dir: string): Promise<boolean> {
+  try {
+    for await (const e of Deno.readDir(dir)) if (!LAYOUT_ENTRIES.has(e.name)) return false;
+    return true;
+  } catch {
+    return false;
+  }
 }

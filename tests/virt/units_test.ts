@@ -182,6 +182,10 @@ Deno.test({
       assert(!(await Deno.stat(layout.root).then(() => true, () => false)), "state dir removed");
       // Again: nothing to do, no error.
       assertEquals(await cleanupSandboxDir(stateDir, layout.sandboxId), false);
+      // A directory without state that is not a sandbox's (an id such as "runc") stays.
+      await Deno.mkdir(`${stateDir}/runc/k8s.io`, { recursive: true });
+      assertEquals(await cleanupSandboxDir(stateDir, "runc"), false);
+      assert(await Deno.stat(`${stateDir}/runc/k8s.io`).then(() => true, () => false), "kept");
     } finally {
       for (const m of await mountsUnder(stateDir)) {
         await new Deno.Command("umount", { args: ["-l", m] }).output();
