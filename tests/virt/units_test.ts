@@ -126,6 +126,10 @@ Deno.test("sandboxIdOf() groups by the CRI sandbox-id annotation, else the conta
   );
   assertEquals(sandboxIdOf("c1", { annotations: {} }), "c1");
   assertEquals(sandboxIdOf("c1", {}), "c1");
+  for (const bad of ["../etc", "a/b", "..", ".hidden"]) {
+    const spec = { annotations: { "io.kubernetes.cri.sandbox-id": bad } };
+    assertEquals(assertThrows(() => sandboxIdOf("c1", spec), JoeyError).kind, "InvalidArgument");
+  }
 });
 
 Deno.test("selectHypervisor(): auto follows the CPU's VMX/SVM flag", async () => {

@@ -16,12 +16,11 @@ export { VirtContainerHandler } from "./handler.ts";
 
 /** The sandbox id of a bundle's container (its config.json annotations). */
 async function sandboxIdOfBundle(id: string, bundle: string): Promise<string> {
+  let spec: Record<string, unknown> = {};
   try {
-    const spec = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
-    return sandboxIdOf(id, spec);
-  } catch {
-    return id;
-  }
+    spec = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
+  } catch { /* bundle half gone: the container is its own sandbox */ }
+  return sandboxIdOf(id, spec);
 }
 
 /** Makes virt-container handlers, and cleans up after a lost shim. */

@@ -8,7 +8,7 @@
  */
 import type { JoeyConfig, VmSection } from "../../config/types.ts";
 import { resolveAssets } from "../../config/assets.ts";
-import { JoeyError } from "../../errors.ts";
+import { invalidArgument, JoeyError } from "../../errors.ts";
 import { selectHypervisor } from "../../hypervisor/select.ts";
 import { QemuHypervisor } from "../../hypervisor/qemu/mod.ts";
 import { BuiltinHypervisor } from "../../hypervisor/builtin/mod.ts";
@@ -23,11 +23,21 @@ import { followConsole } from "./console_log.ts";
 /** The pod annotation that groups containers into one sandbox. */
 export const SANDBOX_ID_ANNOTATION = "io.kubernetes.cri.sandbox-id";
 
-/** The sandbox a container belongs to: its pod's id, else its own. */
+/** What a sandbox id may look like: it names host directories and cgroups. */
+const SANDBOX_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * The sandbox a container belongs to: its pod's id, else its own. An id
+ * that could leave its directory ("../x", "/") is refused.
+ */
 export function sandboxIdOf(containerId: string, spec: Record<string, unknown>): string {
   const annotations = (spec.annotations ?? {}) as Record<string, unknown>;
   const sid = annotations[SANDBOX_ID_ANNOTATION];
-  return typeof sid === "string" && sid ? sid : containerId;
+  const id = typeof sid === "string" && sid ? sid : containerId;
+  if (!SANDBOX_ID.test(id) || id === "." || id === "..") {
+    throw invalidArgument(`sandbox id "${id}" is not a plain name (letters, digits, "_.-")`);
+  }
+  return id;
 }
 
 /** Time of each boot phase, in ms (logged as "sandbox ready"; bench/suites/virt.ts reads it). */
