@@ -108,22 +108,90 @@ int kvm__setup_irqchip(struct vm *vm)
 	return 0;
 }
 
-int kvm__supported_cpuid(struct vm *vm)
+/* Density (issue 9): one /dev/kvm fd, its capabilities checked once, and one
+ * supported-CPUID table serve every VM of the process, instead of an fd,
+ * eight capability ioctls, a KVM_GET_SUPPORTED_CPUID and ~10 KiB per VM.
+ * Kept per pid, so a forked child opens its own, and only while a VM (or
+ * pool shell) uses it, so a process without VMs holds no KVM fd. The lock
+ * is held across the KVM ioctls only when the first VM opens it. */
+static struct {
+	pthread_mutex_t lock;
+	pid_t pid;
+	int fd;
+	unsigned long users;
+	struct kvm_cpuid2 *cpuid;
+} kvm_sys = { PTHREAD_MUTEX_INITIALIZER, 0, -1, 0, NULL };
+
+static void kvm__system_close(void)
+{
+	if (kvm_sys.fd >= 0)
+		close(kvm_sys.fd);
+	free(kvm_sys.cpuid);
+	kvm_sys.fd = -1;
+	kvm_sys.cpuid = NULL;
+	kvm_sys.users = 0;
+	kvm_sys.pid = 0;
+}
+
+static int kvm__system_open(struct vm *vm)
 {
 	struct kvm_cpuid2 *cpuid;
+	int fd, rc;
 
+	fd = kvm__open(vm->err, sizeof(vm->err));
+	if (fd < 0)
+		return fd;
+	rc = kvm__check_caps(fd, vm->err, sizeof(vm->err));
+	if (rc)
+		goto err_close;
 	cpuid = calloc(1, sizeof(*cpuid) + MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2));
 	if (!cpuid) {
 		vm__set_error(vm, "out of memory for CPUID");
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto err_close;
 	}
 	cpuid->nent = MAX_CPUID_ENTRIES;
-	if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
-		int e = errno;
-		vm__set_error(vm, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+	if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+		rc = -errno;
+		vm__set_error(vm, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-rc));
 		free(cpuid);
-		return -e;
+		goto err_close;
 	}
-	vm->cpuid = cpuid;
+	kvm__system_close(); /* the parent's, inherited across fork */
+	kvm_sys.fd = fd;
+	kvm_sys.cpuid = cpuid;
+	kvm_sys.pid = getpid();
 	return 0;
+
+err_close:
+	close(fd);
+	return rc;
+}
+
+int kvm__system(struct vm *vm)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&kvm_sys.lock);
+	if (kvm_sys.pid != getpid() || !kvm_sys.users)
+		rc = kvm__system_open(vm);
+	if (!rc) {
+		vm->kvm_fd = kvm_sys.fd;
+		vm->cpuid = kvm_sys.cpuid;
+		kvm_sys.users++;
+	}
+	pthread_mutex_unlock(&kvm_sys.lock);
+	return rc;
+}
+
+void kvm__system_put(struct vm *vm)
+{
+	if (vm->kvm_fd < 0)
+		return;
+	pthread_mutex_lock(&kvm_sys.lock);
+	if (kvm_sys.pid == getpid() && kvm_sys.users && !--kvm_sys.users)
+		kvm__system_close();
+	pthread_mutex_unlock(&kvm_sys.lock);
+	vm->kvm_fd = -1;
+	vm->cpuid = NULL;
 }

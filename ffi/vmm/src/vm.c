@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host_limits.h"
 #include "vm.h"
 
 #define CMDLINE_HARD_MAX 65536
@@ -183,10 +184,8 @@ void vm__free(struct vm *vm)
 	memory__teardown(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
+	kvm__system_put(vm);
 	console__exit(vm);
-	free(vm->cpuid);
 	free(vm->cmdline);
 	free(vm->zero_page);
 	pthread_rwlock_destroy(&vm->bus_lock);
@@ -201,10 +200,7 @@ int vm__setup_shell(struct vm *vm, uint64_t mem_bytes, bool hugepages)
 {
 	int rc;
 
-	vm->kvm_fd = kvm__open(vm->err, sizeof(vm->err));
-	if (vm->kvm_fd < 0)
-		return vm->kvm_fd;
-	rc = kvm__check_caps(vm->kvm_fd, vm->err, sizeof(vm->err));
+	rc = kvm__system(vm);
 	if (!rc)
 		rc = kvm__create_vm(vm);
 	/* Memory slots before the interrupt controllers: measured on PVM, a
@@ -214,8 +210,6 @@ int vm__setup_shell(struct vm *vm, uint64_t mem_bytes, bool hugepages)
 		rc = memory__setup(vm, mem_bytes, hugepages);
 	if (!rc)
 		rc = kvm__setup_irqchip(vm);
-	if (!rc)
-		rc = kvm__supported_cpuid(vm);
 	return rc;
 }
 
@@ -252,6 +246,11 @@ int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, u
 		goto fail;
 	}
 	vm->nr_vcpus = cfg->vcpus;
+	/* Density (issue 9): host limits first, so running out of fds, threads
+	 * or memory is reported by name instead of failing inside KVM. */
+	rc = limits__check_vm(vm, cfg->vcpus, cfg->mem_bytes);
+	if (rc)
+		goto fail;
 	vm->cmdline = strdup(cfg->cmdline ? cfg->cmdline : "");
 	if (!vm->cmdline) {
 		rc = -ENOMEM;
@@ -281,6 +280,13 @@ int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, u
 	return 0;
 
 fail:
+	if (rc == -EMFILE || rc == -ENFILE) {
+		/* A limit reached after the check (another thread took the fds). */
+		char step[JOEY_ERR_MAX];
+
+		snprintf(step, sizeof(step), "%s", vm->err[0] ? vm->err : "creating the VM");
+		limits__explain(vm, rc, step);
+	}
 	if (errlen)
 		snprintf(err, errlen, "%s", vm->err[0] ? vm->err : strerror(-rc));
 	vm__free(vm);
@@ -349,6 +355,8 @@ int joey_vm_start(joey_vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 	event__post(vm, JOEY_EVENT_STARTED, 0, 0, 0);
 	rc = vcpu__start_all(vm);
+	if (rc == -EAGAIN)
+		limits__explain(vm, rc, "starting the vCPU threads");
 	if (rc) {
 		joey_vm_stop(vm);
 		return rc;

@@ -68,7 +68,7 @@ struct device_slot {
 
 struct vm {
 	uint64_t id;
-	int kvm_fd;
+	int kvm_fd; /* the process-wide /dev/kvm fd (kvm__system), not owned */
 	int vm_fd;
 	int mem_fd;
 	uint8_t *ram;
@@ -77,7 +77,7 @@ struct vm {
 
 	unsigned int nr_vcpus;
 	struct vcpu vcpus[JOEY_VM_MAX_VCPUS];
-	void *cpuid; /* struct kvm_cpuid2 *, filtered supported CPUID */
+	const void *cpuid; /* struct kvm_cpuid2 *, the process-wide supported CPUID */
 
 	/* Lifecycle; all under lock. */
 	pthread_mutex_t lock;
@@ -139,7 +139,11 @@ int kvm__require_cap(int kvm_fd, int cap, const char *name, char *err, size_t er
 int kvm__create_vm(struct vm *vm) __must_check;
 /* TSS, in-kernel PIC/IOAPIC/LAPIC and PIT; after the memory slots (see vm.c). */
 int kvm__setup_irqchip(struct vm *vm) __must_check;
-int kvm__supported_cpuid(struct vm *vm) __must_check;
+/* The process-wide /dev/kvm fd (capabilities checked) and supported CPUID,
+ * set into vm->kvm_fd and vm->cpuid; neither is the VM's to close or free. */
+int kvm__system(struct vm *vm) __must_check;
+/* Drops the VM's use of them (the last user closes the fd). */
+void kvm__system_put(struct vm *vm);
 
 /* memory.c */
 int memory__setup(struct vm *vm, uint64_t size, bool hugepages) __must_check;

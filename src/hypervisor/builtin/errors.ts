@@ -9,11 +9,14 @@ const KINDS: Record<number, ErrorKind> = {
   2: "NotFound", // ENOENT
   7: "InvalidArgument", // E2BIG
   8: "InvalidArgument", // ENOEXEC
+  11: "ResourceExhausted", // EAGAIN (a thread or pid limit)
   12: "ResourceExhausted", // ENOMEM
   13: "FailedPrecondition", // EACCES
   16: "FailedPrecondition", // EBUSY
   17: "AlreadyExists", // EEXIST
   22: "InvalidArgument", // EINVAL
+  23: "ResourceExhausted", // ENFILE
+  24: "ResourceExhausted", // EMFILE (RLIMIT_NOFILE)
   28: "ResourceExhausted", // ENOSPC
   95: "Unimplemented", // ENOTSUP
 };

@@ -29,8 +29,9 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
-  // int joey_vm_start(joey_vm *vm)
-  joey_vm_start: { parameters: ["pointer"], result: "i32" },
+  // int joey_vm_start(joey_vm *vm)  (boot structures, vCPU registers, thread creation:
+  // off the JavaScript thread so many VMs start concurrently, issue 9)
+  joey_vm_start: { parameters: ["pointer"], result: "i32", nonblocking: true },
   // int joey_vm_pause(joey_vm *vm)  (waits for every vCPU to park)
   joey_vm_pause: { parameters: ["pointer"], result: "i32", nonblocking: true },
   // int joey_vm_resume(joey_vm *vm)

@@ -120,11 +120,10 @@ export class BuiltinHypervisor implements Hypervisor {
   /** Starts the vCPUs; rejects (and stops the VM) if it is not running within timeoutMs. */
   async start(timeoutMs: number): Promise<void> {
     const vm = this.vm;
-    vm.start();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
-        vm.started,
+        vm.start().then(() => vm.started),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>

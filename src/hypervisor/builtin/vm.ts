@@ -49,6 +49,8 @@ export class BuiltinVm {
   #ended = Promise.withResolvers<VmExit>();
   #exit: VmExit | null = null;
   #deviceErrors: string[] = [];
+  /** A joey_vm_start in flight on another thread: stop, pause and destroy wait for it. */
+  #starting: Promise<void> | null = null;
 
   private constructor(ptr: Deno.PointerObject, keep: number) {
     this.#ptr = ptr;
@@ -112,9 +114,23 @@ export class BuiltinVm {
     this.#check(rc, `adding device '${type}'`);
   }
 
-  /** Starts the vCPUs; the STARTED event resolves `started`. */
-  start(): void {
-    this.#check(vmm().joey_vm_start(this.#handle()), "start");
+  /**
+   * Starts the vCPUs off the JavaScript thread (a nonblocking FFI call, so
+   * many VMs start concurrently); the STARTED event resolves `started`.
+   * Rejects with the library's reason when the VM cannot start.
+   */
+  start(): Promise<void> {
+    const ptr = this.#handle();
+    const starting = vmm().joey_vm_start(ptr).then((rc) => {
+      this.#check(rc, "start");
+    });
+    this.#starting = starting.catch(() => {});
+    return starting;
+  }
+
+  /** Waits for a start in flight (its failure is the start caller's to see). */
+  async #settled(): Promise<void> {
+    if (this.#starting) await this.#starting;
   }
 
   /** Resolves on the STARTED event; rejects if the VM ended first. */
@@ -124,6 +140,7 @@ export class BuiltinVm {
 
   /** Parks every vCPU (resolves once they are out of the guest). */
   async pause(): Promise<void> {
+    await this.#settled();
     this.#check(await vmm().joey_vm_pause(this.#handle()), "pause");
   }
 
@@ -133,12 +150,14 @@ export class BuiltinVm {
 
   /** Stops the vCPUs and joins their threads. */
   async stop(): Promise<void> {
+    await this.#settled();
     this.#check(await vmm().joey_vm_stop(this.#handle()), "stop");
     pump.drain();
   }
 
   /** Frees everything; the VM is unusable afterwards. Safe to call twice. */
   async destroy(): Promise<void> {
+    await this.#settled();
     const ptr = this.#ptr;
     if (!ptr) return;
     this.#ptr = null;
