@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fuzz_mem.h"
+#include "ring_util.h"
 #include "virtio/vsock_model.h"
 
 #define RING_NUM 64
@@ -42,17 +43,6 @@ static int f_add(void *o, int fd, uint32_t ev, vsock_loop_fn fn, void *cb)
 }
 static int f_mod(void *o, int fd, uint32_t ev) { (void)o; (void)fd; (void)ev; return 0; }
 static int f_del(void *o, int fd) { (void)o; (void)fd; return 0; }
-
-static void put_desc(uint64_t table, unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	uint8_t d[16];
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-	gm__write(&gm, table + 16ull * i, d, 16);
-}
 
 static void setup(void)
 {
@@ -91,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      .used = TX_USED, .indirect = true };
 	/* rx: 64 buffers of 128 bytes, all posted. */
 	for (uint16_t i = 0; i < RING_NUM; i++) {
-		put_desc(RX_DESC, i, RX_BUF + 128u * i, 128, 2, 0);
+		ring_put_desc(&gm, RX_DESC, i, RX_BUF + 128u * i, 128, 2, 0);
 		gm__write(&gm, RX_AVAIL + 4 + 2u * i, &i, 2);
 	}
 	uint16_t n = RING_NUM;
@@ -108,13 +98,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gm__write(&gm, at, data + off, take);
 		/* Split header and payload into a chain when the packet is long. */
 		if (take > VSOCK_HDR_SIZE && (data[off - 1] & 0x80) && count + 1 < RING_NUM) {
-			put_desc(TX_DESC, count, at, VSOCK_HDR_SIZE, 1, (uint16_t)(count + 1));
-			put_desc(TX_DESC, count + 1, at + VSOCK_HDR_SIZE,
+			ring_put_desc(&gm, TX_DESC, count, at, VSOCK_HDR_SIZE, 1, (uint16_t)(count + 1));
+			ring_put_desc(&gm, TX_DESC, count + 1, at + VSOCK_HDR_SIZE,
 				 (uint32_t)(take - VSOCK_HDR_SIZE), 0, 0);
 			gm__write(&gm, TX_AVAIL + 4 + 2u * (count / 1), &count, 2);
 			count += 2;
 		} else {
-			put_desc(TX_DESC, count, at, (uint32_t)take, 0, 0);
+			ring_put_desc(&gm, TX_DESC, count, at, (uint32_t)take, 0, 0);
 			gm__write(&gm, TX_AVAIL + 4 + 2u * count, &count, 2);
 			count++;
 		}

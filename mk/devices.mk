@@ -37,7 +37,7 @@ DEV_VM_DEFS = -DDEV_GUEST_DIR='"$(BUILD_DIR)/devices/guests"' -DVMM_GUEST_DIR='"
 	-DBUILD_DIR='"$(BUILD_DIR)"'
 FUZZ_CC := clang-14
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
-	-fsanitize=fuzzer-no-link,address,undefined -Iffi/vmm/include -Iffi/vmm/src
+	-fsanitize=fuzzer-no-link,address,undefined -Iffi/vmm/include -Iffi/vmm/src -Itests/devices
 
 BUILD_TARGETS += devices
 APT_PACKAGES += clang-14 libclang-rt-14-dev qemu-system-x86 qemu-system-common busybox-static cpio iproute2
@@ -73,11 +73,11 @@ $(DEV_HOST_PROG): tests/devices/linux/vsock_host.c tests/devices/linux/pattern.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -pthread -o $@ $<
 
-$(BUILD_DIR)/devices/tests/unit_%: tests/devices/unit_%.c tests/devices/dev_test.h $(DEV_OBJS)
+$(BUILD_DIR)/devices/tests/unit_%: tests/devices/unit_%.c tests/devices/dev_test.h tests/devices/ring_util.h $(DEV_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(DEV_CFLAGS) -Itests/devices -o $@ $< $(DEV_OBJS) -pthread
 
-$(BUILD_DIR)/devices/tests/unit_%-san: tests/devices/unit_%.c tests/devices/dev_test.h $(DEV_SAN_OBJS)
+$(BUILD_DIR)/devices/tests/unit_%-san: tests/devices/unit_%.c tests/devices/dev_test.h tests/devices/ring_util.h $(DEV_SAN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(DEV_CFLAGS) $(SAN_FLAGS) -O1 -Itests/devices -o $@ $< $(DEV_SAN_OBJS) -pthread
 
@@ -103,7 +103,7 @@ $(foreach g,$(DEV_GUEST_NAMES),$(eval $(call vmm_guest,$(BUILD_DIR)/devices/gues
 $(DEV_GUESTS): tests/devices/guests/lib/virtio_drv.h
 $(DEV_GUESTS): VMM_GUEST_CFLAGS += -Itests/devices/guests/lib
 
-$(BUILD_DIR)/devices/fuzz/%: fuzz/%.c $(DEV_FUZZ_OBJS)
+$(BUILD_DIR)/devices/fuzz/%: fuzz/%.c fuzz/fuzz_mem.h tests/devices/ring_util.h $(DEV_FUZZ_OBJS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(DEV_FUZZ_OBJS)
 

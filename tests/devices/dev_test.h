@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "joey_vmm.h"
+
 static inline double dt_now_ms(void)
 {
 	struct timespec ts;
@@ -80,6 +82,30 @@ static inline void dt_cat(const char *path, const char *prefix)
 	while (fgets(line, sizeof(line), f))
 		printf("%s%s", prefix, line);
 	fclose(f);
+}
+
+/* For a test binary's main: false (after printing the skip and the summary
+ * line) when this host cannot run VMs. Needs joey_vmm.h included first. */
+#define DT_REQUIRE_KVM()                                                          \
+	do {                                                                      \
+		char kvm_err_[256];                                               \
+		setvbuf(stdout, NULL, _IOLBF, 0);                                 \
+		signal(SIGPIPE, SIG_IGN);                                         \
+		if (joey_vmm_check(kvm_err_, sizeof(kvm_err_))) {                 \
+			printf("  skip: no usable KVM: %s\n", kvm_err_);          \
+			printf("0 passed, 0 failed, 1 skipped\n");                \
+			return 0;                                                 \
+		}                                                                 \
+	} while (0)
+
+/* A test guest's clean end: debug-port exit 0 and its "ALL OK" line. */
+static inline bool dt_guest_ok(bool ended, const struct joey_event *ev, const char *out)
+{
+	if (ended && ev->type == JOEY_EVENT_SHUTDOWN && ev->code == 0 && strstr(out, "ALL OK"))
+		return true;
+	printf("    guest did not finish cleanly (ended %d, event %u, code %d)\n", ended, ev->type,
+	       ev->code);
+	return false;
 }
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dev_test.h"
+#include "ring_util.h"
 #include "vhost_user/conn.h"
 #include "vhost_user/frontend.h"
 #include "vhost_user/vsock_backend.h"
@@ -40,17 +41,6 @@
 
 static uint8_t *ram;
 static struct guest_mem gm;
-
-static void put_desc(uint64_t q, unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	uint8_t d[16];
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-	memcpy(ram + q + 16ull * i, d, 16);
-}
 
 static void avail_add(uint64_t q, uint16_t *idx, uint16_t head)
 {
@@ -148,12 +138,12 @@ int main(void)
 
 	uint16_t rx_avail = 0, tx_avail = 0;
 	for (uint16_t i = 0; i < 4; i++) {
-		put_desc(RXQ, i, RXBUF + 0x2000ull * i, VSOCK_HDR_SIZE + 4096, VRING_DESC_F_WRITE, 0);
+		ring_put_desc(&gm, RXQ, i, RXBUF + 0x2000ull * i, VSOCK_HDR_SIZE + 4096, VRING_DESC_F_WRITE, 0);
 		avail_add(RXQ, &rx_avail, i);
 	}
 	kick(kicks[0]);
 	hdr(TXBUF, VSOCK_OP_REQUEST, 0);
-	put_desc(TXQ, 0, TXBUF, VSOCK_HDR_SIZE, 0, 0);
+	ring_put_desc(&gm, TXQ, 0, TXBUF, VSOCK_HDR_SIZE, 0, 0);
 	avail_add(TXQ, &tx_avail, 0);
 	kick(kicks[1]);
 	struct pollfd p = { lst, POLLIN, 0 };
@@ -166,8 +156,8 @@ int main(void)
 
 	hdr(TXBUF + 0x100, VSOCK_OP_RW, 5);
 	memcpy(ram + TXBUF + 0x200, "hello", 5);
-	put_desc(TXQ, 1, TXBUF + 0x100, VSOCK_HDR_SIZE, VRING_DESC_F_NEXT, 2);
-	put_desc(TXQ, 2, TXBUF + 0x200, 5, 0, 0);
+	ring_put_desc(&gm, TXQ, 1, TXBUF + 0x100, VSOCK_HDR_SIZE, VRING_DESC_F_NEXT, 2);
+	ring_put_desc(&gm, TXQ, 2, TXBUF + 0x200, 5, 0, 0);
 	avail_add(TXQ, &tx_avail, 1);
 	kick(kicks[1]);
 	char buf[8] = { 0 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ring_util.h"
 #include "virtio/virtqueue.h"
 
 #define DESC 0x1000
@@ -35,17 +36,6 @@ static void reset_ram(struct virtq *q)
 			     .indirect = true };
 }
 
-static void desc(uint64_t table, unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
-		 uint16_t next)
-{
-	uint8_t d[16];
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-	gm__write(&gm, table + 16ull * i, d, 16);
-}
-
 static void publish(uint16_t slot, uint16_t head, uint16_t idx)
 {
 	gm__write(&gm, AVAIL + 4 + 2ull * slot, &head, 2);
@@ -65,30 +55,30 @@ static int expect_error(void (*build)(void), enum vq_error want)
 	return 0;
 }
 
-static void b_addr(void) { desc(DESC, 0, 0x500000, 64, 0, 0); publish(0, 0, 1); }
+static void b_addr(void) { ring_put_desc(&gm, DESC, 0, 0x500000, 64, 0, 0); publish(0, 0, 1); }
 static void b_loop(void)
 {
-	desc(DESC, 0, 0x8000, 64, VRING_DESC_F_NEXT, 1);
-	desc(DESC, 1, 0x8000, 64, VRING_DESC_F_NEXT, 0);
+	ring_put_desc(&gm, DESC, 0, 0x8000, 64, VRING_DESC_F_NEXT, 1);
+	ring_put_desc(&gm, DESC, 1, 0x8000, 64, VRING_DESC_F_NEXT, 0);
 	publish(0, 0, 1);
 }
-static void b_next(void) { desc(DESC, 0, 0x8000, 64, VRING_DESC_F_NEXT, 99); publish(0, 0, 1); }
+static void b_next(void) { ring_put_desc(&gm, DESC, 0, 0x8000, 64, VRING_DESC_F_NEXT, 99); publish(0, 0, 1); }
 static void b_head(void) { publish(0, 200, 1); }
 static void b_jump(void) { publish(0, 0, 1000); }
 static void b_order(void)
 {
-	desc(DESC, 0, 0x8000, 64, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
-	desc(DESC, 1, 0x9000, 64, 0, 0);
+	ring_put_desc(&gm, DESC, 0, 0x8000, 64, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	ring_put_desc(&gm, DESC, 1, 0x9000, 64, 0, 0);
 	publish(0, 0, 1);
 }
 static void b_nested(void)
 {
-	desc(0x6000, 0, 0x7000, 16, VRING_DESC_F_INDIRECT, 0);
-	desc(DESC, 0, 0x6000, 16, VRING_DESC_F_INDIRECT, 0);
+	ring_put_desc(&gm, 0x6000, 0, 0x7000, 16, VRING_DESC_F_INDIRECT, 0);
+	ring_put_desc(&gm, DESC, 0, 0x6000, 16, VRING_DESC_F_INDIRECT, 0);
 	publish(0, 0, 1);
 }
-static void b_indirect_len(void) { desc(DESC, 0, 0x6000, 24, VRING_DESC_F_INDIRECT, 0); publish(0, 0, 1); }
-static void b_hole(void) { desc(DESC, 0, 0x1fff0, 0x20, 0, 0); publish(0, 0, 1); }
+static void b_indirect_len(void) { ring_put_desc(&gm, DESC, 0, 0x6000, 24, VRING_DESC_F_INDIRECT, 0); publish(0, 0, 1); }
+static void b_hole(void) { ring_put_desc(&gm, DESC, 0, 0x1fff0, 0x20, 0, 0); publish(0, 0, 1); }
 static int test_errors(void)
 {
 	int r = 0;
@@ -111,7 +101,7 @@ static int test_caps(void)
 	reset_ram(&q);
 	/* A cycle through every descriptor of the table. */
 	for (unsigned int i = 0; i < NUM; i++)
-		desc(DESC, i, 0x8000, 1, VRING_DESC_F_NEXT, (uint16_t)((i + 1) % NUM));
+		ring_put_desc(&gm, DESC, i, 0x8000, 1, VRING_DESC_F_NEXT, (uint16_t)((i + 1) % NUM));
 	publish(0, 0, 1);
 	CHECK(virtq__pop(&q, &gm, &c) == -EINVAL && q.error == VQ_ERR_LOOP);
 	/* Ring geometry: misaligned or outside RAM. */
@@ -131,13 +121,13 @@ static int test_valid_chains(void)
 	reset_ram(&q);
 	CHECK(!virtq__validate(&q, &gm));
 	CHECK(virtq__pop(&q, &gm, &c) == 0); /* empty */
-	desc(DESC, 0, 0x8000, 16, VRING_DESC_F_NEXT, 5);
-	desc(DESC, 5, 0x9000, 100, VRING_DESC_F_NEXT, 2);
-	desc(DESC, 2, 0xa000, 1, VRING_DESC_F_WRITE, 0);
+	ring_put_desc(&gm, DESC, 0, 0x8000, 16, VRING_DESC_F_NEXT, 5);
+	ring_put_desc(&gm, DESC, 5, 0x9000, 100, VRING_DESC_F_NEXT, 2);
+	ring_put_desc(&gm, DESC, 2, 0xa000, 1, VRING_DESC_F_WRITE, 0);
 	/* Indirect: two readable entries, the second across the region edge. */
-	desc(0x6000, 0, 0xb000, 10, VRING_DESC_F_NEXT, 1);
-	desc(0x6000, 1, 0xfff8, 16, VRING_DESC_F_WRITE, 0);
-	desc(DESC, 3, 0x6000, 32, VRING_DESC_F_INDIRECT, 0);
+	ring_put_desc(&gm, 0x6000, 0, 0xb000, 10, VRING_DESC_F_NEXT, 1);
+	ring_put_desc(&gm, 0x6000, 1, 0xfff8, 16, VRING_DESC_F_WRITE, 0);
+	ring_put_desc(&gm, DESC, 3, 0x6000, 32, VRING_DESC_F_INDIRECT, 0);
 	publish(0, 0, 1);
 	publish(1, 3, 2);
 	CHECK(virtq__pop(&q, &gm, &c) == 1);

@@ -53,10 +53,8 @@ static int blk_write_flush_readback(void)
 	struct joey_event ev = { 0 };
 	bool ended = vmt_wait_end(vm, 120000, &ev, out, sizeof(out));
 	printf("%s", out);
-	if (!ended || ev.type != JOEY_EVENT_SHUTDOWN || ev.code != 0 || !strstr(out, "ALL OK")) {
-		printf("    guest did not finish cleanly (event %u code %d)\n", ev.type, ev.code);
+	if (!dt_guest_ok(ended, &ev, out))
 		goto out;
-	}
 	/* The host's view of the file: the pattern, and the guest's checksum. */
 	FILE *f = fopen(disk, "rb");
 	uint8_t buf[8192];
@@ -103,13 +101,7 @@ out:
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	char err[256];
-	if (joey_vmm_check(err, sizeof(err))) {
-		printf("  skip: no usable KVM: %s\n", err);
-		printf("0 passed, 0 failed, 1 skipped\n");
-		return 0;
-	}
+	DT_REQUIRE_KVM();
 	harness_run("blk: write, flush, read back + checksum vs file, get-id, range, read-only",
 		    blk_write_flush_readback);
 	return harness_finish();

@@ -157,14 +157,7 @@ out:
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGPIPE, SIG_IGN);
-	char err[256];
-	if (joey_vmm_check(err, sizeof(err))) {
-		printf("  skip: no usable KVM: %s\n", err);
-		printf("0 passed, 0 failed, 1 skipped\n");
-		return 0;
-	}
+	DT_REQUIRE_KVM();
 	harness_run("hostile guests: NEEDS_RESET + device error, bystander VM unharmed",
 		    hostile_guests_with_a_bystander);
 	return harness_finish();

@@ -140,7 +140,7 @@ static int net_frames_both_ways(void)
 	struct joey_event ev = { 0 };
 	bool ended = vmt_wait_end(vm, 60000, &ev, out, sizeof(out));
 	printf("%s", out);
-	if (ended && ev.type == JOEY_EVENT_SHUTDOWN && ev.code == 0 && strstr(out, "ALL OK"))
+	if (dt_guest_ok(ended, &ev, out))
 		rc = PASS;
 out:
 	if (vm)
@@ -155,13 +155,7 @@ out:
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	char err[256];
-	if (joey_vmm_check(err, sizeof(err))) {
-		printf("  skip: no usable KVM: %s\n", err);
-		printf("0 passed, 0 failed, 1 skipped\n");
-		return 0;
-	}
+	DT_REQUIRE_KVM();
 	if (access("/dev/net/tun", R_OK | W_OK)) {
 		printf("  skip: no /dev/net/tun\n");
 		printf("0 passed, 0 failed, 1 skipped\n");

@@ -3,8 +3,10 @@
 #ifndef JOEY_TEST_PATTERN_H
 #define JOEY_TEST_PATTERN_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 struct pattern {
 	uint64_t s;
@@ -36,6 +38,54 @@ static inline size_t pattern_check(struct pattern *p, const uint8_t *buf, size_t
 			return i;
 	}
 	return len;
+}
+
+#define PATTERN_CHUNK 65536
+
+/* Writes total bytes of the seed's stream to fd; 0 or -1. (Callers that
+ * may meet a closed peer ignore SIGPIPE.) */
+static inline int pattern_write_fd(int fd, uint64_t seed, size_t total)
+{
+	static __thread uint8_t buf[PATTERN_CHUNK];
+	struct pattern p;
+	pattern_init(&p, seed);
+	while (total) {
+		size_t n = total < PATTERN_CHUNK ? total : PATTERN_CHUNK;
+		pattern_fill(&p, buf, n);
+		for (size_t off = 0; off < n;) {
+			ssize_t w = write(fd, buf + off, n - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return -1;
+			off += (size_t)w;
+		}
+		total -= n;
+	}
+	return 0;
+}
+
+/* Reads and checks total bytes of the seed's stream; 0, or -1 with *at
+ * set to where it went wrong (short read or wrong byte). */
+static inline int pattern_read_fd(int fd, uint64_t seed, size_t total, size_t *at)
+{
+	static __thread uint8_t buf[PATTERN_CHUNK];
+	struct pattern p;
+	size_t got = 0;
+	pattern_init(&p, seed);
+	while (got < total) {
+		size_t want = total - got < PATTERN_CHUNK ? total - got : PATTERN_CHUNK;
+		ssize_t r = read(fd, buf, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		size_t ok = r > 0 ? pattern_check(&p, buf, (size_t)r) : 0;
+		if (r <= 0 || ok != (size_t)r) {
+			*at = got + ok;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
 }
 
 #endif

@@ -7,6 +7,7 @@
  * Usage: vsock_host <uds> <bytes> <timeout_s> [g2h_port h2g_port] */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,6 @@
 #include <unistd.h>
 
 #include "pattern.h"
-
-#define CHUNK 65536
 
 static const char *uds;
 static size_t total;
@@ -34,48 +33,17 @@ static double now_s(void)
 
 static int xfer_send(int fd, uint64_t seed)
 {
-	static __thread uint8_t buf[CHUNK];
-	struct pattern p;
-	size_t left = total;
-	pattern_init(&p, seed);
-	while (left) {
-		size_t n = left < CHUNK ? left : CHUNK;
-		pattern_fill(&p, buf, n);
-		for (size_t off = 0; off < n;) {
-			ssize_t w = send(fd, buf + off, n - off, MSG_NOSIGNAL);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				return -1;
-			off += (size_t)w;
-		}
-		left -= n;
-	}
-	return 0;
+	return pattern_write_fd(fd, seed, total);
 }
 
 static int xfer_recv(int fd, uint64_t seed)
 {
-	static __thread uint8_t buf[CHUNK];
-	struct pattern p;
-	size_t got = 0;
-	pattern_init(&p, seed);
-	while (got < total) {
-		size_t want = total - got < CHUNK ? total - got : CHUNK;
-		ssize_t r = read(fd, buf, want);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			fprintf(stderr, "vsock_host: short read at %zu of %zu\n", got, total);
-			return -1;
-		}
-		if (pattern_check(&p, buf, (size_t)r) != (size_t)r) {
-			fprintf(stderr, "vsock_host: wrong byte near %zu\n", got);
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	return 0;
+	size_t at;
+	if (!pattern_read_fd(fd, seed, total, &at))
+		return 0;
+	fprintf(stderr, "vsock_host: stream %llu wrong or short at byte %zu of %zu\n",
+		(unsigned long long)seed, at, total);
+	return -1;
 }
 
 static void *guest_to_host(void *arg)
@@ -168,6 +136,7 @@ int main(int argc, char **argv)
 		h2g_port = (unsigned int)atoi(argv[5]);
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s_%u", uds, g2h_port);
 	unlink(a.sun_path);

@@ -15,51 +15,19 @@
 
 #include "pattern.h"
 
-#define CHUNK 65536
-
 static int send_pattern(int fd, uint64_t seed, size_t total)
 {
-	static uint8_t buf[CHUNK];
-	struct pattern p;
-	pattern_init(&p, seed);
-	while (total) {
-		size_t n = total < CHUNK ? total : CHUNK;
-		pattern_fill(&p, buf, n);
-		for (size_t off = 0; off < n;) {
-			ssize_t w = write(fd, buf + off, n - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				return -1;
-			off += (size_t)w;
-		}
-		total -= n;
-	}
-	return 0;
+	return pattern_write_fd(fd, seed, total);
 }
 
 static int recv_pattern(int fd, uint64_t seed, size_t total)
 {
-	static uint8_t buf[CHUNK];
-	struct pattern p;
-	size_t got = 0;
-	pattern_init(&p, seed);
-	while (got < total) {
-		size_t want = total - got < CHUNK ? total - got : CHUNK;
-		ssize_t r = read(fd, buf, want);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			printf("probe: short read at %zu of %zu\n", got, total);
-			return -1;
-		}
-		if (pattern_check(&p, buf, (size_t)r) != (size_t)r) {
-			printf("probe: wrong byte near offset %zu\n", got);
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	return 0;
+	size_t at;
+	if (!pattern_read_fd(fd, seed, total, &at))
+		return 0;
+	printf("probe: stream %llu wrong or short at byte %zu of %zu\n", (unsigned long long)seed,
+	       at, total);
+	return -1;
 }
 
 static int host_to_guest(size_t total)

@@ -450,6 +450,8 @@ static void tx_packet(struct vsock_model *m, const struct vq_chain *ch)
 		c->peer_fwd_cnt = h.fwd_cnt;
 		ctl_queue(m, c->local_port, c->peer_port, VSOCK_OP_RESPONSE, 0);
 		conn_update(c);
+		if (!c->registered && c->events)
+			conn_reset(c); /* the loop is full: RST follows the RESPONSE */
 		return;
 	}
 	if (!c) {
@@ -657,6 +659,8 @@ static void listener_ready(void *opaque, uint32_t events)
 			continue;
 		}
 		conn_update(c);
+		if (!c->registered)
+			conn_free(c); /* the loop is full: refuse rather than strand it */
 	}
 }
 
