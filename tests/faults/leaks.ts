@@ -7,7 +7,7 @@
  * looks for both.
  * @module
  */
-import { Containerd, mountsUnder, processesMatching } from "../containerd/harness.ts";
+import { type Containerd, mountsUnder, processesMatching } from "../containerd/harness.ts";
 
 /** Every kind of leak for one containerd and namespace, as readable lines. */
 export interface LeakReport {
