@@ -12,7 +12,7 @@
 # only when neither exists. QEMU_VSOCK_KERNEL=debian forces the fallback.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BYTES=${1:-4194304}
+BYTES=${1:-16777216}
 BUILD=$PWD/build
 TOOL=$BUILD/vmm/joey-vhost-vsock
 work=$(mktemp -d /tmp/joey-qvsock.XXXXXX)
