@@ -21,8 +21,10 @@ SEC_FUZZERS := $(patsubst %,$(BUILD_DIR)/security/fuzz/%,$(SEC_FUZZ_NAMES))
 SEC_TEST_NAMES := $(patsubst tests/security/%.c,%,$(wildcard tests/security/*.c))
 SEC_TESTS := $(patsubst %,$(BUILD_DIR)/security/tests/%,$(SEC_TEST_NAMES)) \
 	$(patsubst %,$(BUILD_DIR)/security/tests/%-san,$(SEC_TEST_NAMES))
+SEC_GUEST_NAMES := $(patsubst tests/security/guests/%.c,%,$(wildcard tests/security/guests/*.c))
+SEC_GUESTS := $(patsubst %,$(BUILD_DIR)/security/guests/%.elf,$(SEC_GUEST_NAMES))
 SEC_TEST_FLAGS := $(CFLAGS_COMMON) -pthread -Iffi/vmm/include -Iffi/vmm/src -Itests/vmm \
-	-DVMM_GUEST_DIR='"$(BUILD_DIR)/vmm/guests"'
+	-DVMM_GUEST_DIR='"$(BUILD_DIR)/vmm/guests"' -DSEC_GUEST_DIR='"$(BUILD_DIR)/security/guests"'
 FUZZ_SECONDS ?= 10
 
 BUILD_TARGETS += security
@@ -30,7 +32,11 @@ APT_PACKAGES += clang-14 libclang-rt-14-dev protobuf-c-compiler libprotobuf-c-de
 
 .PHONY: security security-tests security-fuzz-build fuzz-security
 security: security-tests security-fuzz-build
-security-tests: $(SEC_TESTS)
+security-tests: $(SEC_TESTS) $(SEC_GUESTS)
+
+# Hostile test guests, built like the VMM's (tests/vmm/guests/guest.mk).
+include tests/vmm/guests/guest.mk
+$(foreach g,$(SEC_GUEST_NAMES),$(eval $(call vmm_guest,$(BUILD_DIR)/security/guests/$(g).elf,tests/security/guests/$(g).c)))
 security-fuzz-build: $(SEC_FUZZERS)
 
 $(BUILD_DIR)/security/tests/%: tests/security/%.c tests/vmm/harness.c tests/vmm/harness.h \

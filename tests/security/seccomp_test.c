@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device_host.h"
@@ -46,6 +47,7 @@ struct probe {
 };
 
 static int efd_global = -1;
+static int vcpu_stage; /* 0, 1: vCPU in the handler, 2: released */
 
 static int errno_of(long rc)
 {
@@ -85,9 +87,17 @@ static void pio_probe(void *opaque, uint64_t offset, uint8_t *data, uint32_t len
 
 	(void)offset;
 	if (is_write) {
+		struct timespec ts = { 0, 1000000 };
+
 		memcpy(&v, data, len < 4 ? len : 4);
 		p->last = v;
 		probe_forbidden(p);
+		/* Hold the guest here until the test has looked at this thread
+		 * (a fast guest would otherwise be gone first); nanosleep is
+		 * allowed, and the wait is bounded (5 s). */
+		__atomic_store_n(&vcpu_stage, 1, __ATOMIC_RELEASE);
+		for (int i = 0; i < 5000 && __atomic_load_n(&vcpu_stage, __ATOMIC_ACQUIRE) != 2; i++)
+			nanosleep(&ts, NULL);
 	} else {
 		v = p->last + 1;
 		memset(data, 0, len);
@@ -194,6 +204,7 @@ static int test_running_vm_threads_confined(void)
 	int n, rc = FAIL;
 
 	unlink(MARKER);
+	vcpu_stage = 0;
 	memset(&io_probe, 0, sizeof(io_probe));
 	efd_global = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	io_trigger = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -222,7 +233,7 @@ static int test_running_vm_threads_confined(void)
 		if (write(io_trigger, &one, sizeof(one)) != sizeof(one))
 			goto out_vm;
 	}
-	for (int i = 0; i < 200 && !io_probe.ran; i++)
+	for (int i = 0; i < 1000 && (!io_probe.ran || !__atomic_load_n(&vcpu_stage, __ATOMIC_ACQUIRE)); i++)
 		usleep(5000);
 	n = threads_seccomp("joey-vcpu", &filtered);
 	if (n < 1 || !filtered) {
@@ -238,6 +249,7 @@ static int test_running_vm_threads_confined(void)
 		printf("    FAIL: the caller's thread is filtered (filter leaked beyond VMM threads)\n");
 		goto out_stop;
 	}
+	__atomic_store_n(&vcpu_stage, 2, __ATOMIC_RELEASE);
 	if (!vmt_wait_end(vm, 5000, &ev, out, sizeof(out)) || ev.type != JOEY_EVENT_SHUTDOWN ||
 	    ev.code != 7) {
 		printf("    FAIL: guest did not exit 7 (type %u code %d): %s\n", ev.type, ev.code,
@@ -265,6 +277,7 @@ static int test_running_vm_threads_confined(void)
 	rc = PASS;
 	goto out_vm;
 out_stop:
+	__atomic_store_n(&vcpu_stage, 2, __ATOMIC_RELEASE);
 	joey_vm_stop(vm);
 out_vm:
 	joey_vm_destroy(vm);
