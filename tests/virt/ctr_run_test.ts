@@ -123,7 +123,8 @@ function qemuOf(sid: string): Promise<number[]> {
 }
 
 Deno.test({
-  name: "virt: run -d, exec with and without a tty, ps, pause/resume, metrics, kill, delete",
+  name:
+    "virt: run -d, exec with and without a tty, ps, pause/resume, update, metrics, kill, delete",
   ...opts,
   fn: async () => {
     const c = await containerd();
@@ -172,12 +173,37 @@ Deno.test({
     assertEquals((await c.ctr(["tasks", "resume", id])).code, 0);
     assertEquals(await taskStatus(c, id), "RUNNING");
 
+    // Update (the shim's RPC; ctr 1.6 has no `tasks update`): a memory limit
+    // set in the guest's cgroup shows in the metrics.
+    const shim = await TtrpcClient.dial(
+      (await Deno.readTextFile(
+        `${c.dir}/state/io.containerd.runtime.v2.task/${c.namespace}/${id}/address`,
+      )).trim(),
+    );
+    try {
+      await shim.call(
+        "containerd.task.v2.Task",
+        "Update",
+        messageType("containerd.task.v2.UpdateTaskRequest").encode({
+          id,
+          resources: {
+            type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+            value: new TextEncoder().encode(JSON.stringify({ memory: { limit: 96 << 20 } })),
+          },
+        }),
+        { metadata: { "containerd-namespace-ttrpc": c.namespace }, timeoutMs: 10_000 },
+      );
+    } finally {
+      shim.close();
+    }
     const metrics = await c.ctr(["tasks", "metrics", id]);
     assertEquals(metrics.code, 0, metrics.stderr);
     assertIncludes(metrics.stdout, "memory.usage_in_bytes");
     assertIncludes(metrics.stdout, "pids.current");
     const current = /pids\.current\s+(\d+)/.exec(metrics.stdout);
     assert(current && Number(current[1]) >= 2, `pids counted in the guest: ${metrics.stdout}`);
+    const limit = /memory\.limit_in_bytes\s+(\d+)/.exec(metrics.stdout);
+    assertEquals(Number(limit?.[1]), 96 << 20, `memory limit after Update: ${metrics.stdout}`);
 
     assertEquals((await c.ctr(["tasks", "kill", "-s", "TERM", id])).code, 0);
     await waitFor(async () => (await taskStatus(c, id)) === "STOPPED", `${id} STOPPED`);
