@@ -82,14 +82,36 @@ static void init__mount_basics(void)
  * as the distribution kernel the boot benchmark compares against. */
 static void init__load_modules(void)
 {
-	char list[4096], *line, *save = NULL;
+	char list[4096], cmdline[4096], *line, *save = NULL;
 
 	if (util__read_file("/etc/modules", list, sizeof(list)) <= 0)
 		return;
+	/* Boot parameters of modules ("virtio_mmio.device=...") reach a module
+	 * only if its loader passes them, as modprobe does. */
+	util__mkdir_p("/proc");
+	mount("proc", "/proc", "proc", 0, NULL);
+	if (util__read_file("/proc/cmdline", cmdline, sizeof(cmdline)) < 0)
+		cmdline[0] = 0;
+	umount2("/proc", MNT_DETACH);
 	for (line = strtok_r(list, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		int fd = open(line, O_RDONLY | O_CLOEXEC);
+		char name[64], params[1024] = "", args[4096], *p, *tok, *tsave = NULL;
+		const char *base = strrchr(line, '/') ? strrchr(line, '/') + 1 : line;
+		size_t used = 0, nlen;
+		int fd;
 
-		if (fd < 0 || syscall(SYS_finit_module, fd, "", 0) < 0)
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(base, "."), base);
+		for (p = name; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		nlen = strlen(name);
+		snprintf(args, sizeof(args), "%s", cmdline);
+		for (tok = strtok_r(args, " \n", &tsave); tok; tok = strtok_r(NULL, " \n", &tsave)) {
+			if (strncmp(tok, name, nlen) || tok[nlen] != '.' || used + strlen(tok) + 2 > sizeof(params))
+				continue;
+			used += snprintf(params + used, sizeof(params) - used, "%s%s", used ? " " : "", tok + nlen + 1);
+		}
+		fd = open(line, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || syscall(SYS_finit_module, fd, params, 0) < 0)
 			agent_log("loading module %s: %s", line, strerror(errno));
 		if (fd >= 0)
 			close(fd);

@@ -47,11 +47,18 @@ export interface BootOptions {
   memMiB?: number;
   /** Deadline for the agent to answer Health.Check. */
   timeoutMs?: number;
+  /**
+   * Ready when the agent answers Health.Check over vsock ("health", the
+   * default), or when it prints its ready line on the console ("console":
+   * for a kernel that cannot see virtio-mmio devices without ACPI).
+   */
+  readiness?: "health" | "console";
 }
 
 /** A booted guest. */
 export interface Guest {
-  client: AgentClient;
+  /** The agent client (null with readiness "console"). */
+  client: AgentClient | null;
   /** QEMU start → first successful Health.Check, wall-clock ms. */
   bootToReadyMs: number;
   /** The serial console so far. */
@@ -179,7 +186,7 @@ export async function bootGuest(opts: BootOptions): Promise<Guest> {
     let client: AgentClient | null = null;
     // Dial and Check until the agent answers (the socket exists before the
     // guest listens; the back end then closes the connection).
-    while (!client) {
+    while (true) {
       if (Date.now() > deadline) {
         throw new Error(
           `agent not ready within ${timeoutMs} ms; console:\n${await Deno.readTextFile(consoleLog)
@@ -188,12 +195,21 @@ export async function bootGuest(opts: BootOptions): Promise<Guest> {
       }
       const st = await Promise.race([qemu.status, new Promise((r) => setTimeout(r, 0, null))]);
       if (st) throw new Error(`qemu exited: ${await Deno.readTextFile(`${dir}/qemu.log`)}`);
+      if (opts.readiness === "console") {
+        const text = await Deno.readTextFile(consoleLog).catch(() => "");
+        if (text.includes("joey-agent: ready on vsock")) break;
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
       try {
         const c = await AgentClient.dialVsock(hybrid, {
           dial: { timeoutMs: 2000, retryDelayMs: 10 },
         });
-        if (await c.check({ timeoutMs: 2000 }) === "SERVING") client = c;
-        else c.close();
+        if (await c.check({ timeoutMs: 2000 }) === "SERVING") {
+          client = c;
+          break;
+        }
+        c.close();
       } catch { /* not yet */ }
     }
     const bootToReadyMs = performance.now() - t0;
@@ -203,7 +219,7 @@ export async function bootGuest(opts: BootOptions): Promise<Guest> {
       bootToReadyMs,
       console: () => Deno.readTextFile(consoleLog),
       async stop() {
-        ready.close();
+        ready?.close();
         await stopAll();
       },
     };

@@ -38,7 +38,7 @@ Deno.test({
 
       const guest = await bootGuest({ dir, shareDir: share, timeoutMs: 90_000 });
       try {
-        const c = guest.client;
+        const c = guest.client!;
         console.log(`boot to agent ready: ${guest.bootToReadyMs.toFixed(0)} ms`);
         assertEquals(await c.check(), "SERVING");
         const details = await c.getGuestDetails();
