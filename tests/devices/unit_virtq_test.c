@@ -79,6 +79,13 @@ static void b_nested(void)
 }
 static void b_indirect_len(void) { ring_put_desc(&gm, DESC, 0, 0x6000, 24, VRING_DESC_F_INDIRECT, 0); publish(0, 0, 1); }
 static void b_hole(void) { ring_put_desc(&gm, DESC, 0, 0x1fff0, 0x20, 0, 0); publish(0, 0, 1); }
+static void b_overlap(void)
+{
+	ring_put_desc(&gm, DESC, 0, 0x8000, 64, VRING_DESC_F_NEXT, 1);
+	ring_put_desc(&gm, DESC, 1, 0x8020, 64, VRING_DESC_F_WRITE, 0);
+	publish(0, 0, 1);
+}
+
 static int test_errors(void)
 {
 	int r = 0;
@@ -91,6 +98,7 @@ static int test_errors(void)
 	r |= expect_error(b_nested, VQ_ERR_INDIRECT);
 	r |= expect_error(b_indirect_len, VQ_ERR_INDIRECT);
 	r |= expect_error(b_hole, VQ_ERR_DESC_ADDR);
+	r |= expect_error(b_overlap, VQ_ERR_OVERLAP);
 	return r;
 }
 

@@ -23,6 +23,7 @@ static const struct attack attacks[] = {
 	{ 6, "rings outside RAM", "ring outside guest memory" },
 	{ 7, "head out of range", "head out of range" },
 	{ 8, "readable after writable", "readable descriptor after a writable" },
+	{ 9, "overlapping buffers", "overlaps another buffer" },
 };
 
 struct vm_run {

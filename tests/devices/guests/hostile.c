@@ -6,6 +6,7 @@
  *   2 descriptor loop                6 rings outside RAM at DRIVER_OK
  *   3 absurd length                  7 head index out of range
  *   4 avail index jump               8 readable after writable descriptor
+ *   9 writable buffer overlapping a readable one of the same chain
  * Exit 0 = the device refused the chain and recovered; 1 = it did not. */
 #include "virtio_drv.h"
 
@@ -99,6 +100,11 @@ int guest_main(void)
 	case 8:
 		d[0] = (struct vdesc){ BUF, 64, VDESC_F_WRITE | VDESC_F_NEXT, 1 };
 		d[1] = (struct vdesc){ BUF + 64, 44, 0, 0 };
+		publish(0, 0);
+		break;
+	case 9:
+		d[0] = (struct vdesc){ BUF, 64, VDESC_F_NEXT, 1 };
+		d[1] = (struct vdesc){ BUF + 32, 64, VDESC_F_WRITE, 0 };
 		publish(0, 0);
 		break;
 	default:

@@ -63,6 +63,7 @@ const char *virtq__error_text(enum vq_error e)
 	case VQ_ERR_INDIRECT: return "malformed indirect descriptor table";
 	case VQ_ERR_TOO_LONG: return "descriptor chain too long";
 	case VQ_ERR_RING_ADDR: return "ring outside guest memory or misaligned";
+	case VQ_ERR_OVERLAP: return "writable buffer overlaps another buffer of the chain";
 	}
 	return "unknown error";
 }
@@ -161,6 +162,26 @@ static int walk_indirect(struct virtq *vq, const struct guest_mem *gm, struct vq
 	}
 }
 
+/* A device writing into a buffer it is also reading from (or writing
+ * twice) would act on data that changes under it: no honest driver builds
+ * such a chain. Quadratic, but bounded by VQ_MAX_SEGS and only over the
+ * writable segments. */
+static int check_overlap(struct virtq *vq, const struct vq_chain *c)
+{
+	unsigned int n = c->nr_out + c->nr_in;
+	for (unsigned int i = c->nr_out; i < n; i++) {
+		const struct vq_seg *w = &c->seg[i];
+		for (unsigned int j = 0; j < n; j++) {
+			const struct vq_seg *o = &c->seg[j];
+			if (j == i || !w->len || !o->len)
+				continue;
+			if (w->gpa < o->gpa + o->len && o->gpa < w->gpa + w->len)
+				return fail(vq, VQ_ERR_OVERLAP);
+		}
+	}
+	return 0;
+}
+
 static int parse_chain(struct virtq *vq, const struct guest_mem *gm, uint16_t head,
 		       struct vq_chain *c)
 {
@@ -180,7 +201,7 @@ static int parse_chain(struct virtq *vq, const struct guest_mem *gm, uint16_t he
 		if (r)
 			return r;
 		if (!(d.flags & VRING_DESC_F_NEXT) || (d.flags & VRING_DESC_F_INDIRECT))
-			return 0;
+			return check_overlap(vq, c);
 		if (d.next >= vq->num)
 			return fail(vq, VQ_ERR_NEXT);
 		i = d.next;

@@ -41,6 +41,7 @@ enum vq_error {
 	VQ_ERR_INDIRECT,     /* malformed or nested indirect table */
 	VQ_ERR_TOO_LONG,     /* more segments or bytes than a chain may hold */
 	VQ_ERR_RING_ADDR,    /* ring outside guest RAM or misaligned */
+	VQ_ERR_OVERLAP,      /* a writable buffer overlaps another buffer of the chain */
 };
 
 struct virtq {
