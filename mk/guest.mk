@@ -33,7 +33,7 @@ GUEST_INITRD := $(BUILD_DIR)/guest/initrd.img
 GUEST_INITRD_DEBUG := $(BUILD_DIR)/guest/initrd-debug.img
 
 BUILD_TARGETS += guest-agent guest-initrd
-APT_PACKAGES += protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev gzip
+APT_PACKAGES += protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev gzip file util-linux
 
 .PHONY: guest-agent guest-initrd guest
 ## guest: kernel, agent and initrd

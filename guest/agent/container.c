@@ -162,7 +162,7 @@ static int spawn(struct container *c, struct proc *p, struct spawn_args *a, int 
 	pid_t pid;
 	int err;
 
-	err = proc__setup_stdio(p, a->stdio, a->terminal);
+	err = proc__setup_stdio(p, a->stdio, a->terminal, a->ptmx);
 	if (err)
 		return rpc_fail(r, RPC_INTERNAL, "stdio: %s", strerror(-err));
 	/* Before the child exists, so its first look at the terminal sees it. */
@@ -351,7 +351,7 @@ int container__exec(struct container *c, const Grpc__ExecProcessRequest *req, st
 	static const char *const ns_names[] = { "ipc", "uts", "net", "mnt" };
 	struct spawn_args a = { 0 };
 	struct proc *p;
-	char path[64];
+	char path[64], ptmx[64];
 	int pidns, rc = -1;
 
 	if (!req->exec_id[0] || strlen(req->exec_id) >= MAX_ID)
@@ -389,6 +389,8 @@ int container__exec(struct container *c, const Grpc__ExecProcessRequest *req, st
 	close(pidns);
 	a.proc = req->process;
 	a.terminal = req->process->terminal;
+	snprintf(ptmx, sizeof(ptmx), "/proc/%d/root/dev/ptmx", c->init->pid);
+	a.ptmx = ptmx;
 	rc = spawn(c, p, &a, 0, false, r);
 	if (setns(agent.own_pidns, CLONE_NEWPID) < 0)
 		agent_log("restoring the agent's pid namespace: %s", strerror(errno));

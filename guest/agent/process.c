@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -24,19 +25,24 @@ static int set_nonblock(int fd)
 	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
 }
 
-static int open_pty(int *master, int *slave)
+/* Opens a pty pair from ptmx: the agent's /dev/ptmx, or, for an exec, the
+ * container's devpts instance (through /proc/<init>/root) so that the
+ * process can name its terminal (tty(1), ttyname(3)). */
+static int open_pty(const char *ptmx, int *master, int *slave)
 {
-	char name[64];
-	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), s;
+	int m = open(ptmx ? ptmx : "/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), s;
 
+	if (m < 0 && ptmx)
+		return open_pty(NULL, master, slave);
 	if (m < 0)
 		return -errno;
-	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+	if (unlockpt(m) < 0) {
 		int err = -errno;
 		close(m);
 		return err;
 	}
-	s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	/* The peer ioctl opens the slave of this very devpts instance. */
+	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (s < 0) {
 		int err = -errno;
 		close(m);
@@ -50,7 +56,7 @@ static int open_pty(int *master, int *slave)
 /* Creates the process's stdio: child_fds get the child's ends (CLOEXEC in
  * the agent; spawn dup2s them), the agent keeps the others, non-blocking
  * and watched. */
-int proc__setup_stdio(struct proc *p, int child_fds[3], bool terminal)
+int proc__setup_stdio(struct proc *p, int child_fds[3], bool terminal, const char *ptmx)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	int rc;
@@ -61,7 +67,7 @@ int proc__setup_stdio(struct proc *p, int child_fds[3], bool terminal)
 	if (terminal) {
 		int m = -1, s = -1;
 
-		rc = open_pty(&m, &s);
+		rc = open_pty(ptmx, &m, &s);
 		if (rc)
 			return rc;
 		p->pty = m;

@@ -182,7 +182,7 @@ async function scenario(bin: string) {
     await c.execProcess(
       "c2",
       "t1",
-      process(["sh", "-c", "stty size; read x; stty size; echo x=$x"], {
+      process(["sh", "-c", "tty; stty size; read x; stty size; echo x=$x"], {
         Terminal: true,
         ConsoleSize: { Height: 24, Width: 80 },
       }),
@@ -192,6 +192,8 @@ async function scenario(bin: string) {
     await c.writeStdin("c2", "t1", new TextEncoder().encode("typed\n"));
     tty = await readUntil(c, "c2", "t1", "x=typed", tty);
     assertIncludes(tty, "30 100");
+    // The pty comes from the container's own devpts: the process can name it.
+    assertIncludes(tty, "/dev/pts/0");
     assertEquals((await c.readStderr("c2", "t1")).length, 0, "a terminal has no stderr");
     assertEquals(await c.waitProcess("c2", "t1"), 0);
     assertEquals(await code(c.ttyWinResize("c2", "", 1, 1)), Code.FailedPrecondition);
