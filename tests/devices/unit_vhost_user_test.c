@@ -3,8 +3,11 @@
  * would: features and REPLY_ACK, GET_CONFIG (guest CID), a memfd memory
  * table passed with SCM_RIGHTS, rings with kick/call eventfds; then a
  * guest-initiated stream to <uds>_1024 carries "hello" out and "world" in,
- * GET_VRING_BASE reports the ring position, and closing the front end ends
- * the back end cleanly with its sockets removed. No KVM needed. */
+ * a REQUEST to a port nobody serves gets RST, a host CONNECT (any case) the
+ * guest refuses closes the host socket without "OK", one it accepts answers
+ * "OK <port>", 32 streams open at once, GET_VRING_BASE reports the ring
+ * position, and closing the front end ends the back end cleanly with its
+ * sockets removed. No KVM needed. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -25,7 +28,7 @@
 #include "virtio/vsock_model.h"
 
 #define MEM (2u << 20)
-#define NUM 16
+#define NUM 64
 #define RXQ 0x10000
 #define TXQ 0x20000
 #define TXBUF 0x30000
@@ -74,12 +77,56 @@ static void kick(int fd)
 		(void)0;
 }
 
-static void hdr(uint64_t at, uint32_t op, uint32_t len)
+static void hdr_ports(uint64_t at, uint32_t op, uint32_t len, uint32_t src, uint32_t dst)
 {
-	struct vsock_hdr h = { .src_cid = 3, .dst_cid = 2, .src_port = 777, .dst_port = 1024,
+	struct vsock_hdr h = { .src_cid = 3, .dst_cid = 2, .src_port = src, .dst_port = dst,
 			       .len = len, .type = VSOCK_TYPE_STREAM, .op = (uint16_t)op,
 			       .buf_alloc = 65536 };
 	vsock_hdr__encode(&h, ram + at);
+}
+
+static void hdr(uint64_t at, uint32_t op, uint32_t len)
+{
+	hdr_ports(at, op, len, 777, 1024);
+}
+
+static uint16_t tx_avail, rx_seen;
+static int kick_fds[2], call_fds[2];
+
+/* A header-only packet from the guest, one descriptor per packet. */
+static void guest_send(uint32_t op, uint32_t src, uint32_t dst)
+{
+	uint16_t d = tx_avail;
+	hdr_ports(TXBUF + 0x100ull * d, op, 0, src, dst);
+	ring_put_desc(&gm, TXQ, d, TXBUF + 0x100ull * d, VSOCK_HDR_SIZE, 0, 0);
+	avail_add(TXQ, &tx_avail, d);
+	kick(kick_fds[1]);
+}
+
+/* The next packet the back end put in the rx ring. */
+static bool guest_recv(struct vsock_hdr *h)
+{
+	if (!wait_used(RXQ, (uint16_t)(rx_seen + 1), call_fds[0]))
+		return false;
+	uint32_t id;
+	memcpy(&id, ram + RXQ + 0x2000 + 4 + 8ull * (rx_seen % NUM), 4);
+	rx_seen++;
+	vsock_hdr__decode(ram + RXBUF + 0x2000ull * id, h);
+	return true;
+}
+
+static int host_connect(const char *path, const char *line)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	strcpy(a.sun_path, path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int main(void)
@@ -104,7 +151,7 @@ int main(void)
 	lst = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	strcpy(a.sun_path, peer);
-	CHECK(lst >= 0 && !bind(lst, (struct sockaddr *)&a, sizeof(a)) && !listen(lst, 1));
+	CHECK(lst >= 0 && !bind(lst, (struct sockaddr *)&a, sizeof(a)) && !listen(lst, 64));
 
 	CHECK(!vhost_vsock__start(sock, uds, 3, &srv, err, sizeof(err)));
 	CHECK(!vhu_frontend__connect(&fe, sock));
@@ -136,8 +183,12 @@ int main(void)
 					calls[1]));
 	printf("  ok   memfd table and both rings accepted\n");
 
-	uint16_t rx_avail = 0, tx_avail = 0;
-	for (uint16_t i = 0; i < 4; i++) {
+	kick_fds[0] = kicks[0];
+	kick_fds[1] = kicks[1];
+	call_fds[0] = calls[0];
+	call_fds[1] = calls[1];
+	uint16_t rx_avail = 0;
+	for (uint16_t i = 0; i < NUM; i++) {
 		ring_put_desc(&gm, RXQ, i, RXBUF + 0x2000ull * i, VSOCK_HDR_SIZE + 4096, VRING_DESC_F_WRITE, 0);
 		avail_add(RXQ, &rx_avail, i);
 	}
@@ -148,28 +199,74 @@ int main(void)
 	kick(kicks[1]);
 	struct pollfd p = { lst, POLLIN, 0 };
 	CHECK(poll(&p, 1, 5000) == 1 && (conn = accept(lst, NULL, NULL)) >= 0);
-	CHECK(wait_used(RXQ, 1, calls[0]));
 	struct vsock_hdr h;
-	vsock_hdr__decode(ram + RXBUF, &h);
+	CHECK(guest_recv(&h));
 	CHECK(h.op == VSOCK_OP_RESPONSE && h.src_port == 1024 && h.dst_port == 777 && h.dst_cid == 3);
 	printf("  ok   guest REQUEST to port 1024 reached <uds>_1024, RESPONSE came back\n");
 
-	hdr(TXBUF + 0x100, VSOCK_OP_RW, 5);
-	memcpy(ram + TXBUF + 0x200, "hello", 5);
-	ring_put_desc(&gm, TXQ, 1, TXBUF + 0x100, VSOCK_HDR_SIZE, VRING_DESC_F_NEXT, 2);
-	ring_put_desc(&gm, TXQ, 2, TXBUF + 0x200, 5, 0, 0);
-	avail_add(TXQ, &tx_avail, 1);
+	/* Chained: header in descriptor 60, payload in 61 (clear of guest_send's). */
+	hdr(TXBUF + 0x3c00, VSOCK_OP_RW, 5);
+	memcpy(ram + TXBUF + 0x3d00, "hello", 5);
+	ring_put_desc(&gm, TXQ, 60, TXBUF + 0x3c00, VSOCK_HDR_SIZE, VRING_DESC_F_NEXT, 61);
+	ring_put_desc(&gm, TXQ, 61, TXBUF + 0x3d00, 5, 0, 0);
+	avail_add(TXQ, &tx_avail, 60);
 	kick(kicks[1]);
 	char buf[8] = { 0 };
 	CHECK(read(conn, buf, 5) == 5 && !memcmp(buf, "hello", 5));
 	CHECK(write(conn, "world", 5) == 5);
-	CHECK(wait_used(RXQ, 2, calls[0]));
-	vsock_hdr__decode(ram + RXBUF + 0x2000, &h);
+	CHECK(guest_recv(&h));
 	CHECK(h.op == VSOCK_OP_RW && h.len == 5 && !memcmp(ram + RXBUF + 0x2000 + 44, "world", 5));
 	printf("  ok   \"hello\" guest->host (chained descriptors), \"world\" host->guest\n");
 
+	guest_send(VSOCK_OP_REQUEST, 800, 9999);
+	CHECK(guest_recv(&h) && h.op == VSOCK_OP_RST && h.src_port == 9999 && h.dst_port == 800);
+	printf("  ok   REQUEST to a port with no <uds>_<port> listener gets RST\n");
+
+	int hc = host_connect(uds, "CONNECT 4242\n");
+	CHECK(hc >= 0 && guest_recv(&h) && h.op == VSOCK_OP_REQUEST && h.dst_port == 4242 &&
+	      h.src_port >= (1u << 30) && h.src_cid == 2);
+	guest_send(VSOCK_OP_RST, 4242, h.src_port);
+	char line[32] = { 0 };
+	ssize_t got = read(hc, line, sizeof(line) - 1);
+	close(hc);
+	CHECK(got == 0);
+	printf("  ok   CONNECT the guest refuses (RST): host socket closed without OK\n");
+
+	hc = host_connect(uds, "Connect 4243\n");
+	CHECK(hc >= 0 && guest_recv(&h) && h.op == VSOCK_OP_REQUEST && h.dst_port == 4243);
+	uint32_t host_port = h.src_port;
+	guest_send(VSOCK_OP_RESPONSE, 4243, host_port);
+	char want[32];
+	snprintf(want, sizeof(want), "OK %u\n", host_port);
+	got = read(hc, line, strlen(want));
+	close(hc);
+	CHECK(got == (ssize_t)strlen(want) && !memcmp(line, want, strlen(want)));
+	CHECK(guest_recv(&h) && h.op == VSOCK_OP_SHUTDOWN && h.dst_port == 4243);
+	printf("  ok   \"Connect 4243\" accepted: host read \"OK %u\", then SHUTDOWN on close\n",
+	       host_port);
+
+	int streams[32];
+	for (int i = 0; i < 32; i++)
+		guest_send(VSOCK_OP_REQUEST, 2000 + (uint32_t)i, 1024);
+	int responses = 0;
+	for (int i = 0; i < 32; i++) {
+		CHECK(guest_recv(&h));
+		responses += h.op == VSOCK_OP_RESPONSE && h.src_port == 1024 &&
+			     h.dst_port == 2000u + (uint32_t)i;
+		struct pollfd lp = { lst, POLLIN, 0 };
+		streams[i] = poll(&lp, 1, 2000) == 1 ? accept(lst, NULL, NULL) : -1;
+	}
+	int accepted = 0;
+	for (int i = 0; i < 32; i++)
+		if (streams[i] >= 0) {
+			accepted++;
+			close(streams[i]);
+		}
+	CHECK(responses == 32 && accepted == 32);
+	printf("  ok   32 streams at once: 32 host accepts, 32 RESPONSEs in order\n");
+
 	uint16_t base = 0;
-	CHECK(!vhu_frontend__stop_ring(&fe, 1, &base) && base == 2);
+	CHECK(!vhu_frontend__stop_ring(&fe, 1, &base) && base == tx_avail);
 	printf("  ok   GET_VRING_BASE(tx) = %u\n", base);
 	vhu_frontend__close(&fe);
 	CHECK(vhost_vsock__stop(srv, err, sizeof(err)) == 0);
