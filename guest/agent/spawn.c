@@ -276,6 +276,26 @@ static void mask_paths(const Grpc__Linux *linux)
 	}
 }
 
+/* linux.sysctl, written through the container's /proc (its namespaces). */
+static void apply_sysctls(const Grpc__Linux *linux)
+{
+	for (size_t i = 0; i < linux->n_sysctl; i++) {
+		const char *key = linux->sysctl[i]->key;
+		char path[512];
+		int err;
+
+		if (strchr(key, '/') || util__path_climbs(key) ||
+		    snprintf(path, sizeof(path), "/proc/sys/%s", key) >= (int)sizeof(path))
+			die("invalid sysctl %s", key);
+		for (char *p = path + 10; *p; p++)
+			if (*p == '.')
+				*p = '/';
+		err = util__write_file(path, linux->sysctl[i]->value);
+		if (err)
+			die("sysctl %s=%s: %s", key, linux->sysctl[i]->value, strerror(-err));
+	}
+}
+
 /* The container's filesystem view: rootfs bind-mounted onto itself, the
  * spec's mounts, pivot_root into it, the old root detached. */
 static void setup_rootfs(const Grpc__Spec *spec, const char *rootfs)
@@ -302,8 +322,11 @@ static void setup_rootfs(const Grpc__Spec *spec, const char *rootfs)
 		die("detaching the old root: %s", strerror(errno));
 	if (chdir("/") < 0)
 		die("chdir /: %s", strerror(errno));
-	if (spec->linux)
+	if (spec->linux) {
+		/* Before masking: readonlyPaths usually holds /proc/sys. */
+		apply_sysctls(spec->linux);
 		mask_paths(spec->linux);
+	}
 	if (spec->root && spec->root->readonly &&
 	    mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		die("remounting the rootfs read-only: %s", strerror(errno));

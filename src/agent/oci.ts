@@ -101,6 +101,9 @@ export function specFromOci(config: Json, rootPath?: string): OciSpec {
       })),
       MaskedPaths: strings(linux.maskedPaths),
       ReadonlyPaths: strings(linux.readonlyPaths),
+      Sysctl: Object.fromEntries(
+        Object.entries(obj(linux.sysctl) ?? {}).filter(([, v]) => typeof v === "string"),
+      ) as Record<string, string>,
     }
     : null;
   const process = obj(config.process);

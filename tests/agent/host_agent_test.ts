@@ -5,7 +5,7 @@
  * by a CreateSandbox storage at the documented share path), namespaces,
  * pivot_root, a cgroup v2 group, pipes or a pty.
  */
-import { AgentClient } from "../../src/agent/mod.ts";
+import { AgentClient, type OciSpec } from "../../src/agent/mod.ts";
 import { Code, TtrpcError } from "../../src/ttrpc/mod.ts";
 import { encodeFrame } from "../../src/ttrpc/frame.ts";
 import { assert, assertEquals, assertIncludes, assertRejects } from "../lib/assert.ts";
@@ -70,6 +70,11 @@ async function run(c: AgentClient, cid: string, execId = "") {
   return { out: text(out), err: text(err), status };
 }
 
+/** The spec with linux.sysctl set (an IPC-namespaced key, so the host is untouched). */
+function withSysctl(sysctl: Record<string, string>, s: OciSpec): OciSpec {
+  return { ...s, Linux: { ...s.Linux, Sysctl: sysctl } };
+}
+
 /** Reads stdout until it contains needle; EOF before that fails. */
 async function readUntil(c: AgentClient, cid: string, eid: string, needle: string, sofar: string) {
   while (!sofar.includes(needle)) {
@@ -98,21 +103,26 @@ async function scenario(bin: string) {
     await c.createContainer({
       container_id: "c1",
       storages: [rootfsStorage(a, rootfs, "c1")],
-      OCI: spec(process([
-        "sh",
-        "-c",
-        [
-          "echo out:$(pwd):$FOO:$(hostname):$(ulimit -n)",
-          "echo err >&2",
-          "read line; echo got:$line",
-          "cat >/dev/null; echo stdin-eof",
-          "exit 3",
-        ].join("; "),
-      ], {
-        Env: ["PATH=/bin", "FOO=bar"],
-        Cwd: "/tmp",
-        Rlimits: [{ Type: "RLIMIT_NOFILE", Hard: 123, Soft: 123 }],
-      })),
+      OCI: withSysctl(
+        { "kernel.msgmax": "4321" },
+        spec(process([
+          "sh",
+          "-c",
+          [
+            "echo out:$(pwd):$FOO:$(hostname):$(ulimit -n)",
+            "echo err >&2",
+            "read line; echo got:$line",
+            "cat >/dev/null; echo stdin-eof",
+            "cat /proc/sys/kernel/msgmax",
+            "(echo 1 >/proc/sys/kernel/msgmax) 2>/dev/null && echo sys-rw || echo sys-ro",
+            "exit 3",
+          ].join("; "),
+        ], {
+          Env: ["PATH=/bin", "FOO=bar"],
+          Cwd: "/tmp",
+          Rlimits: [{ Type: "RLIMIT_NOFILE", Hard: 123, Soft: 123 }],
+        })),
+      ),
     });
     // The process waits for StartContainer: no output yet, no exit.
     assertEquals(
@@ -128,7 +138,7 @@ async function scenario(bin: string) {
     assertEquals(await c.writeStdin("c1", "", new TextEncoder().encode("hello\nmore")), 10);
     await c.closeStdin("c1", "");
     const r1 = await run(c, "c1");
-    assertEquals(r1.out, "out:/tmp:bar:joey-test:123\ngot:hello\nstdin-eof\n");
+    assertEquals(r1.out, "out:/tmp:bar:joey-test:123\ngot:hello\nstdin-eof\n4321\nsys-ro\n");
     assertEquals(r1.err, "err\n");
     assertEquals(r1.status, 3);
     // EOF stays EOF, the status stays until removal.
