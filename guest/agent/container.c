@@ -177,7 +177,12 @@ static int spawn(struct container *c, struct proc *p, struct spawn_args *a, int 
 	a->status_fd = status[1];
 	pid = syscall(SYS_clone, clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0) {
-		rpc_fail(r, RPC_INTERNAL, "clone: %s", strerror(errno));
+		/* ENOMEM here means the target pid namespace has lost its init:
+		 * the container stopped and is not reaped yet. */
+		if (errno == ENOMEM && !clone_flags)
+			rpc_fail(r, RPC_FAILED_PRECONDITION, "container %s is not running", c->id);
+		else
+			rpc_fail(r, RPC_INTERNAL, "clone: %s", strerror(errno));
 		goto fail_pipes;
 	}
 	if (pid == 0)
@@ -358,6 +363,7 @@ int container__exec(struct container *c, const Grpc__ExecProcessRequest *req, st
 		return rpc_fail(r, RPC_INVALID_ARGUMENT, "invalid exec id \"%s\"", req->exec_id);
 	if (!req->process || !req->process->n_args)
 		return rpc_fail(r, RPC_INVALID_ARGUMENT, "exec %s: process.args is empty", req->exec_id);
+	proc__reap(); /* an init that just exited must count as stopped */
 	if (c->state != C_RUNNING)
 		return rpc_fail(r, RPC_FAILED_PRECONDITION, "container %s is not running", c->id);
 	if (container__proc(c, req->exec_id))

@@ -40,6 +40,8 @@ export function cgroup2Mount(): string | null {
 /** A running host-mode agent. */
 export interface HostAgent {
   client: AgentClient;
+  /** The agent's pid as this host sees it. */
+  pid: number;
   socket: string;
   cgroupRoot: string;
   shareDir: string;
@@ -107,6 +109,7 @@ export async function startHostAgent(bin: string, dir: string): Promise<HostAgen
   const client = await AgentClient.dialUnix(socket, { timeoutMs: 15_000 });
   return {
     client,
+    pid: agentPid,
     socket,
     cgroupRoot,
     shareDir,

@@ -394,6 +394,40 @@ async function badInput(bin: string) {
   });
 }
 
+/** Open descriptors of a process. */
+const fdCount = (pid: number) => [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+
+async function noLeaks(bin: string) {
+  await withAgent(bin, async (a, rootfs) => {
+    const c = a.client;
+    const cycle = async (i: number) => {
+      const id = `l${i}`;
+      await c.createContainer({
+        container_id: id,
+        storages: [rootfsStorage(a, rootfs, id)],
+        OCI: spec(process(["sh", "-c", "read l; echo x; echo y >&2"], { Terminal: i % 2 === 1 })),
+      });
+      await c.startContainer(id);
+      await c.execProcess(id, "e", process(["true"]));
+      assertEquals((await run(c, id, "e")).status, 0);
+      await c.closeStdin(id, "");
+      assertEquals((await run(c, id)).status, 0);
+      // An init that has exited cannot be exec'd into.
+      assertEquals(
+        await code(c.execProcess(id, "late", process(["true"]))),
+        Code.FailedPrecondition,
+      );
+      await c.removeContainer(id);
+    };
+    await cycle(0);
+    await cycle(1);
+    const before = fdCount(a.pid);
+    for (let i = 2; i < 32; i++) await cycle(i);
+    assertEquals(fdCount(a.pid), before, "descriptors after 30 more container lifecycles");
+    assertEquals([...Deno.readDirSync(`${a.cgroupRoot}/joey`)].filter((e) => e.isDirectory), []);
+  });
+}
+
 for (const [name, bin] of [["static", AGENT_BIN], ["asan+ubsan", AGENT_SAN_BIN]] as const) {
   Deno.test({
     name: `agent (${name}, host mode): containers, exec, stdio, tty, pause, update, stats, remove`,
@@ -407,5 +441,11 @@ for (const [name, bin] of [["static", AGENT_BIN], ["asan+ubsan", AGENT_SAN_BIN]]
     ignore: skip !== null,
     sanitizeResources: false,
     fn: () => badInput(bin),
+  });
+  Deno.test({
+    name: `agent (${name}, host mode): 30 container lifecycles leave no descriptors or cgroups`,
+    ignore: skip !== null,
+    sanitizeResources: false,
+    fn: () => noLeaks(bin),
   });
 }
