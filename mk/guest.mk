@@ -32,7 +32,7 @@ AGENT_SAN := $(AGENT_DIR)/joey-agent-san
 GUEST_INITRD := $(BUILD_DIR)/guest/initrd.img
 GUEST_INITRD_DEBUG := $(BUILD_DIR)/guest/initrd-debug.img
 
-BUILD_TARGETS += guest-agent guest-initrd
+BUILD_TARGETS += guest-agent guest-initrd guest-tests
 APT_PACKAGES += protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev gzip file util-linux
 
 .PHONY: guest-agent guest-initrd guest
@@ -74,3 +74,10 @@ $(BUILD_DIR)/guest/tests/unit_test: $(GUEST_UNIT_SRCS) $(AGENT_HDRS) $(AGENT_GEN
 $(BUILD_DIR)/guest/tests/unit_test-san: $(GUEST_UNIT_SRCS) $(AGENT_HDRS) $(AGENT_GEN)/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(AGENT_CFLAGS) $(SAN_FLAGS) -O1 -o $@ $(GUEST_UNIT_SRCS)
+
+# A static vsock client the in-VM test runs inside a container.
+GUEST_VSOCK_DIAL := $(BUILD_DIR)/guest/tests/vsock_dial
+guest-tests: $(GUEST_VSOCK_DIAL)
+$(GUEST_VSOCK_DIAL): tests/guest/vsock_dial.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static -o $@ $<

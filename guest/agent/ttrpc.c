@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <linux/vm_sockets.h>
 #include <unistd.h>
 
 #include "google/rpc/status.pb-c.h"
@@ -309,11 +310,21 @@ static void server__on_accept(struct watch *w, uint32_t events)
 {
 	(void)events;
 	for (;;) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
 
 		if (fd < 0)
 			return;
+		/* vsock is not confined by network namespaces: a container could
+		 * reach the agent through vsock loopback (CID 1 or the guest's own
+		 * CID). Only the host (CID 2) may talk to it. */
+		if (peer.ss_family == AF_VSOCK && ((struct sockaddr_vm *)&peer)->svm_cid != VMADDR_CID_HOST) {
+			agent_log("refused a vsock connection from CID %u", ((struct sockaddr_vm *)&peer)->svm_cid);
+			close(fd);
+			continue;
+		}
 		c = calloc(1, sizeof(*c));
 		if (!c || loop__add(&c->w, fd, EPOLLIN, conn__on_io) < 0) {
 			free(c);

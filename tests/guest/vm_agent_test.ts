@@ -6,6 +6,7 @@
  * busybox tree, execs into it, and reads output and exit statuses; it
  * prints the agent's size and its RSS in the guest and checks them.
  */
+import { existsSync } from "node:fs";
 import { GUEST_SHARE_DIR } from "../../src/agent/mod.ts";
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { withTempDir } from "../lib/tmp.ts";
@@ -17,7 +18,9 @@ const MAX_AGENT_BYTES = 1 << 20;
 /** RSS target for the agent right after start (KiB). */
 const MAX_AGENT_RSS_KIB = 4096;
 
-const skip = guestUnavailable();
+const VSOCK_DIAL = new URL("../../build/guest/tests/vsock_dial", import.meta.url).pathname;
+const skip = guestUnavailable() ??
+  (existsSync(VSOCK_DIAL) ? null : `${VSOCK_DIAL} is not built (make guest-tests)`);
 if (skip) console.log(`in-VM agent test skipped: ${skip}`);
 
 Deno.test({
@@ -29,6 +32,8 @@ Deno.test({
       const share = `${dir}/share`;
       const rootfs = `${share}/c1/rootfs`;
       await makeBusyboxRootfs(rootfs);
+      // A vsock client for the containers: they must not reach the agent.
+      await Deno.copyFile(VSOCK_DIAL, `${rootfs}/bin/vsock_dial`);
       const token = crypto.randomUUID();
       await Deno.writeTextFile(`${rootfs}/etc/marker`, token);
 
@@ -81,6 +86,17 @@ Deno.test({
         await c.execProcess("c2", "e1", process(["sh", "-c", "echo in-vm; exit 4"]));
         assertEquals(text(await c.readAll("c2", "e1", "stdout")), "in-vm\n");
         assertEquals(await c.waitProcess("c2", "e1"), 4);
+        // vsock ignores network namespaces: a container dialing the agent
+        // through vsock loopback (CID 1, or the guest's own CID 3) is cut off.
+        await c.execProcess(
+          "c2",
+          "v1",
+          process(["sh", "-c", "vsock_dial 1 1024; vsock_dial 3 1024"]),
+        );
+        const dial = text(await c.readAll("c2", "v1", "stdout"));
+        assertEquals(await c.waitProcess("c2", "v1"), 0);
+        assert(!dial.includes("answered"), `a container reached the agent: ${dial}`);
+        assertEquals(dial.trim().split("\n").length, 2, dial);
         await c.updateContainer("c2", { Memory: { Limit: 32 << 20 }, Pids: { Limit: 20 } });
         const stats = await c.statsContainer("c2");
         assertEquals(stats.cgroup_stats?.memory_stats?.usage?.limit, 32 << 20);
@@ -100,6 +116,7 @@ Deno.test({
         assert(rss !== null, `no ready line on the console:\n${consoleText}`);
         assert(rss < MAX_AGENT_RSS_KIB);
         assertIncludes(consoleText, "joey-agent: ready on vsock port 1024");
+        assertIncludes(consoleText, "refused a vsock connection from CID 1");
       } finally {
         await guest.stop();
       }
