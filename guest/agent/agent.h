@@ -116,6 +116,7 @@ void container__remove_all(void);
 
 /* process.c: stdio, exits, waiters */
 int proc__setup_stdio(struct proc *p, int child_fds[3], bool terminal, const char *ptmx);
+int proc__attach_pty(struct proc *p, int master);
 void proc__release_stdio(struct proc *p);
 void proc__exited(struct proc *p, int wstatus);
 void proc__read(struct proc *p, struct ostream *s, size_t len, struct call *call);
@@ -135,7 +136,8 @@ struct spawn_args {
 	int sync_fd;   /* read: 'g' to set up, 's' to exec */
 	int status_fd; /* write: 'R' ready, 'E'+message on failure; CLOEXEC */
 	int ns_fds[5]; /* exec: ipc, uts, net, mnt (or -1) */
-	const char *ptmx; /* exec: the container's ptmx; NULL = the agent's */
+	const char *ptmx; /* exec: the container's ptmx; NULL = the child opens its own */
+	int console_fd;   /* init with a terminal: the child sends its pty master here */
 };
 void spawn__child(const struct spawn_args *a) __attribute__((noreturn));
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -143,6 +144,26 @@ static int resolve_rootfs(struct container *c, const Grpc__Spec *spec, struct rp
 	return 0;
 }
 
+/* Receives one descriptor sent with SCM_RIGHTS; the fd or -errno. */
+static int recv_fd(int sock)
+{
+	char byte, control[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) <= 0)
+		return -EPROTO;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
 static void set_winsize(struct proc *p, uint32_t rows, uint32_t cols)
 {
 	struct winsize ws = { .ws_row = rows, .ws_col = cols };
@@ -157,9 +178,9 @@ static void set_winsize(struct proc *p, uint32_t rows, uint32_t cols)
 static int spawn(struct container *c, struct proc *p, struct spawn_args *a, int clone_flags,
 		 bool wait_start, struct rpc_reply *r)
 {
-	int sync[2] = { -1, -1 }, status[2] = { -1, -1 };
+	int sync[2] = { -1, -1 }, status[2] = { -1, -1 }, console[2] = { -1, -1 };
 	char msg[600];
-	pid_t pid;
+	pid_t pid = 0;
 	int err;
 
 	err = proc__setup_stdio(p, a->stdio, a->terminal, a->ptmx);
@@ -168,6 +189,12 @@ static int spawn(struct container *c, struct proc *p, struct spawn_args *a, int 
 	/* Before the child exists, so its first look at the terminal sees it. */
 	if (a->proc->consolesize)
 		set_winsize(p, a->proc->consolesize->height, a->proc->consolesize->width);
+	/* An init's terminal is opened by the child in the container's devpts. */
+	if (a->terminal && !a->ptmx && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) {
+		rpc_fail(r, RPC_INTERNAL, "socketpair: %s", strerror(errno));
+		goto fail_pipes;
+	}
+	a->console_fd = console[1];
 	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(status, O_CLOEXEC) < 0) {
 		err = errno;
 		rpc_fail(r, RPC_INTERNAL, "pipe: %s", strerror(err));
@@ -191,8 +218,13 @@ static int spawn(struct container *c, struct proc *p, struct spawn_args *a, int 
 	close(sync[0]);
 	close(status[1]);
 	sync[0] = status[1] = -1;
+	if (console[1] >= 0)
+		close(console[1]);
+	console[1] = -1;
 	for (int i = 0; i < 3; i++)
-		close(a->stdio[i]);
+		if (a->stdio[i] >= 0)
+			close(a->stdio[i]);
+	a->stdio[0] = a->stdio[1] = a->stdio[2] = -1;
 	p->pid = pid;
 	err = cgroup__add(c, pid);
 	if (err && err != -ENOENT) {
@@ -202,6 +234,19 @@ static int spawn(struct container *c, struct proc *p, struct spawn_args *a, int 
 	if (write(sync[1], "g", 1) != 1 || wait_status(status[0], msg, sizeof(msg)) < 0) {
 		rpc_fail(r, RPC_INTERNAL, "%s: %s", p->exec_id[0] ? p->exec_id : c->id, msg);
 		goto fail_child;
+	}
+	if (console[0] >= 0) {
+		int m = recv_fd(console[0]);
+
+		close(console[0]);
+		console[0] = -1;
+		if (m < 0 || (err = proc__attach_pty(p, m)) < 0) {
+			rpc_fail(r, RPC_INTERNAL, "%s: receiving its terminal: %s", c->id,
+				 strerror(m < 0 ? -m : -err));
+			goto fail_child;
+		}
+		if (a->proc->consolesize)
+			set_winsize(p, a->proc->consolesize->height, a->proc->consolesize->width);
 	}
 	if (wait_start) {
 		/* Kept for StartContainer, which learns from status whether the exec worked. */
@@ -228,7 +273,11 @@ fail_pipes:
 	for (int i = 0; i < 2; i++) {
 		if (sync[i] >= 0) close(sync[i]);
 		if (status[i] >= 0) close(status[i]);
+		if (console[i] >= 0) close(console[i]);
 	}
+	for (int i = 0; i < 3; i++)
+		if (a->stdio[i] >= 0)
+			close(a->stdio[i]);
 	proc__release_stdio(p);
 	return -1;
 }

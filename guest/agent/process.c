@@ -53,9 +53,33 @@ static int open_pty(const char *ptmx, int *master, int *slave)
 	return 0;
 }
 
+/* Makes a pty master the process's stdin and stdout (stderr is at EOF from
+ * the start: a terminal has one output stream). Takes ownership of m. */
+int proc__attach_pty(struct proc *p, int m)
+{
+	int in = fcntl(m, F_DUPFD_CLOEXEC, 0), out = fcntl(m, F_DUPFD_CLOEXEC, 0);
+	int rc;
+
+	p->pty = m;
+	p->in_fd = in;
+	p->out.w.fd = out;
+	if (in < 0 || out < 0 || set_nonblock(in) || set_nonblock(out)) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((rc = loop__add(&p->in_w, in, 0, stdin__on_io)) ||
+	    (rc = loop__add(&p->out.w, out, EPOLLIN, ostream__on_io)))
+		goto fail;
+	return 0;
+fail:
+	proc__release_stdio(p);
+	return rc;
+}
+
 /* Creates the process's stdio: child_fds get the child's ends (CLOEXEC in
  * the agent; spawn dup2s them), the agent keeps the others, non-blocking
- * and watched. */
+ * and watched. A terminal without ptmx is left to the child, which opens
+ * it in the container's devpts and sends the master back (proc__attach_pty). */
 int proc__setup_stdio(struct proc *p, int child_fds[3], bool terminal, const char *ptmx)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
@@ -64,57 +88,50 @@ int proc__setup_stdio(struct proc *p, int child_fds[3], bool terminal, const cha
 	p->pty = p->in_fd = p->out.w.fd = p->err.w.fd = -1;
 	p->out.proc = p->err.proc = p;
 	p->terminal = terminal;
+	child_fds[0] = child_fds[1] = child_fds[2] = -1;
 	if (terminal) {
 		int m = -1, s = -1;
 
+		p->err.eof = true;
+		if (!ptmx)
+			return 0;
 		rc = open_pty(ptmx, &m, &s);
 		if (rc)
 			return rc;
-		p->pty = m;
 		child_fds[0] = s;
-		child_fds[1] = dup(s);
-		child_fds[2] = dup(s);
-		in[1] = fcntl(m, F_DUPFD_CLOEXEC, 0);
-		out[0] = fcntl(m, F_DUPFD_CLOEXEC, 0);
-		if (child_fds[1] < 0 || child_fds[2] < 0 || in[1] < 0 || out[0] < 0) {
-			rc = -errno;
-			goto fail;
-		}
-		fcntl(child_fds[1], F_SETFD, FD_CLOEXEC);
-		fcntl(child_fds[2], F_SETFD, FD_CLOEXEC);
-		/* A terminal has one output stream: stderr is at EOF from the start. */
-		p->err.eof = true;
-	} else {
-		if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-			rc = -errno;
-			goto fail;
-		}
-		child_fds[0] = in[0];
-		child_fds[1] = out[1];
-		child_fds[2] = err[1];
+		child_fds[1] = fcntl(s, F_DUPFD_CLOEXEC, 0);
+		child_fds[2] = fcntl(s, F_DUPFD_CLOEXEC, 0);
+		rc = child_fds[1] < 0 || child_fds[2] < 0 ? -errno : proc__attach_pty(p, m);
+		if (rc)
+			for (int i = 0; i < 3; i++)
+				if (child_fds[i] >= 0)
+					close(child_fds[i]);
+		return rc;
 	}
-	if (set_nonblock(in[1]) || set_nonblock(out[0]) || (err[0] >= 0 && set_nonblock(err[0]))) {
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	    set_nonblock(in[1]) || set_nonblock(out[0]) || set_nonblock(err[0])) {
 		rc = -errno;
 		goto fail;
 	}
 	p->in_fd = in[1];
+	p->out.w.fd = out[0];
+	p->err.w.fd = err[0];
 	if ((rc = loop__add(&p->in_w, in[1], 0, stdin__on_io)) ||
-	    (rc = loop__add(&p->out.w, out[0], EPOLLIN, ostream__on_io)))
+	    (rc = loop__add(&p->out.w, out[0], EPOLLIN, ostream__on_io)) ||
+	    (rc = loop__add(&p->err.w, err[0], EPOLLIN, ostream__on_io))) {
+		proc__release_stdio(p);
+		in[1] = out[0] = err[0] = -1;
 		goto fail;
-	if (err[0] >= 0 && (rc = loop__add(&p->err.w, err[0], EPOLLIN, ostream__on_io)))
-		goto fail;
+	}
+	child_fds[0] = in[0];
+	child_fds[1] = out[1];
+	child_fds[2] = err[1];
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0) close(in[i]);
 		if (out[i] >= 0) close(out[i]);
 		if (err[i] >= 0) close(err[i]);
-	}
-	if (terminal && p->pty >= 0) {
-		close(p->pty);
-		for (int i = 0; i < 3; i++)
-			if (child_fds[i] >= 0)
-				close(child_fds[i]);
 	}
 	p->pty = p->in_fd = p->out.w.fd = p->err.w.fd = -1;
 	return rc;

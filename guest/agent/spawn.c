@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -332,16 +333,47 @@ static void setup_rootfs(const Grpc__Spec *spec, const char *rootfs)
 		die("remounting the rootfs read-only: %s", strerror(errno));
 }
 
-static void setup_stdio(const struct spawn_args *a)
+/* Opens a pty in the container's devpts (after pivot_root) or, failing
+ * that, from the agent's, sends the master to the agent and returns the
+ * slave. */
+static int open_console(const struct spawn_args *a, int fallback)
+{
+	char byte = 0, control[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { &byte, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), s;
+
+	if (m < 0)
+		m = fallback;
+	else if (fallback >= 0)
+		close(fallback);
+	if (m < 0)
+		die("no /dev/ptmx for the terminal");
+	if (unlockpt(m) < 0 || (s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY)) < 0)
+		die("opening the terminal: %s", strerror(errno));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &m, sizeof(int));
+	if (sendmsg(a->console_fd, &mh, 0) != 1)
+		die("sending the terminal: %s", strerror(errno));
+	close(m);
+	close(a->console_fd);
+	return s;
+}
+
+static void setup_stdio(const struct spawn_args *a, const int stdio[3])
 {
 	if (setsid() < 0)
 		die("setsid: %s", strerror(errno));
-	if (a->terminal && ioctl(a->stdio[0], TIOCSCTTY, 0) < 0)
+	if (a->terminal && ioctl(stdio[0], TIOCSCTTY, 0) < 0)
 		die("TIOCSCTTY: %s", strerror(errno));
 	for (int i = 0; i < 3; i++) {
-		if (a->stdio[i] == i)
+		if (stdio[i] == i)
 			fcntl(i, F_SETFD, 0); /* dup2 onto itself would keep CLOEXEC */
-		else if (dup2(a->stdio[i], i) < 0)
+		else if (dup2(stdio[i], i) < 0)
 			die("dup2 stdio: %s", strerror(errno));
 	}
 }
@@ -352,7 +384,7 @@ static void setup_stdio(const struct spawn_args *a)
 static void close_other_fds(const struct spawn_args *a)
 {
 	for (int fd = 3; fd < 4096; fd++) {
-		bool keep = fd == a->sync_fd || fd == a->status_fd;
+		bool keep = fd == a->sync_fd || fd == a->status_fd || fd == a->console_fd;
 
 		for (int i = 0; i < 3; i++)
 			keep |= fd == a->stdio[i];
@@ -386,13 +418,21 @@ void spawn__child(const struct spawn_args *a)
 		if (a->ns_fds[i] >= 0 && setns(a->ns_fds[i], types[i]) < 0)
 			die("joining the container's namespaces: %s", strerror(errno));
 	}
-	if (a->spec) {
-		setup_rootfs(a->spec, a->rootfs);
-		if (a->spec->hostname && *a->spec->hostname &&
-		    sethostname(a->spec->hostname, strlen(a->spec->hostname)) < 0)
-			die("sethostname: %s", strerror(errno));
+	{
+		int stdio[3] = { a->stdio[0], a->stdio[1], a->stdio[2] };
+		/* The agent's ptmx, opened while it is still reachable. */
+		int fallback = a->console_fd >= 0 ? open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+
+		if (a->spec) {
+			setup_rootfs(a->spec, a->rootfs);
+			if (a->spec->hostname && *a->spec->hostname &&
+			    sethostname(a->spec->hostname, strlen(a->spec->hostname)) < 0)
+				die("sethostname: %s", strerror(errno));
+		}
+		if (a->console_fd >= 0)
+			stdio[0] = stdio[1] = stdio[2] = open_console(a, fallback);
+		setup_stdio(a, stdio);
 	}
-	setup_stdio(a);
 	apply_rlimits(proc);
 	if (proc->oomscoreadj) {
 		char v[32];

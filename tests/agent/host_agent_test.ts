@@ -405,13 +405,18 @@ async function noLeaks(bin: string) {
       await c.createContainer({
         container_id: id,
         storages: [rootfsStorage(a, rootfs, id)],
-        OCI: spec(process(["sh", "-c", "read l; echo x; echo y >&2"], { Terminal: i % 2 === 1 })),
+        OCI: spec(
+          process(["sh", "-c", "read l; echo x; tty; echo y >&2"], { Terminal: i % 2 === 1 }),
+        ),
       });
       await c.startContainer(id);
       await c.execProcess(id, "e", process(["true"]));
       assertEquals((await run(c, id, "e")).status, 0);
       await c.closeStdin(id, "");
-      assertEquals((await run(c, id)).status, 0);
+      const init = await run(c, id);
+      assertEquals(init.status, 0);
+      // An init's terminal comes from the container's devpts as well.
+      if (i % 2 === 1) assertIncludes(init.out, "/dev/pts/0");
       // An init that has exited cannot be exec'd into.
       assertEquals(
         await code(c.execProcess(id, "late", process(["true"]))),
