@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,14 +117,17 @@ struct usage {
 static struct usage fd_usage = { PTHREAD_MUTEX_INITIALIZER, -1, 0, count_open_fds };
 static struct usage map_usage = { PTHREAD_MUTEX_INITIALIZER, -1, 0, count_mappings };
 
-/* Current use (estimated, exact when near limit); -1 if unknown. */
-static long usage__get(struct usage *u, long per_vm, ull limit)
+/* Current use: the estimate, or an exact count when `exact`, when the last
+ * one is old or when the estimate nears three quarters of the limit; -1 if
+ * unknown. A check that fails on an estimate asks again with exact. */
+static long usage__get(struct usage *u, long per_vm, ull limit, bool exact)
 {
 	long est;
 
 	pthread_mutex_lock(&u->lock);
 	est = u->counted + (long)u->since * per_vm;
-	if (u->counted < 0 || u->since >= RECOUNT_EVERY || (ull)(est + per_vm) * 4 > limit * 3) {
+	if (exact || u->counted < 0 || u->since >= RECOUNT_EVERY ||
+	    (ull)(est + per_vm) * 4 > limit * 3) {
 		u->counted = u->count();
 		u->since = 0;
 		est = u->counted;
@@ -140,7 +144,10 @@ static int check_fds(struct vm *vm, unsigned int need)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
 		return 0;
-	open = usage__get(&fd_usage, need, rl.rlim_cur);
+	open = usage__get(&fd_usage, need, rl.rlim_cur, false);
+	if (open < 0 || (ull)open + need + LIMITS_FD_RESERVE <= rl.rlim_cur)
+		return 0;
+	open = usage__get(&fd_usage, need, rl.rlim_cur, true);
 	if (open < 0 || (ull)open + need + LIMITS_FD_RESERVE <= rl.rlim_cur)
 		return 0;
 	vm__set_error(vm, "cannot create another VM: RLIMIT_NOFILE (open files) soft limit %llu "
@@ -297,7 +304,9 @@ static int check_memory(struct vm *vm, unsigned int nr_vcpus, uint64_t mem_bytes
 		return -ENOMEM;
 	}
 	if (!read_number("/proc/sys/vm/max_map_count", &map_max)) {
-		maps = usage__get(&map_usage, maps_needed, map_max);
+		maps = usage__get(&map_usage, maps_needed, map_max, false);
+		if (maps >= 0 && (ull)maps + maps_needed > map_max)
+			maps = usage__get(&map_usage, maps_needed, map_max, true);
 		if (maps >= 0 && (ull)maps + maps_needed > map_max) {
 			vm__set_error(vm, "cannot create another VM: vm.max_map_count (%llu) is "
 				      "reached: %ld mappings in this process, a VM adds %u; raise "

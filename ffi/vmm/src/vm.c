@@ -250,7 +250,7 @@ int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, u
 	 * or memory is reported by name instead of failing inside KVM. */
 	rc = limits__check_vm(vm, cfg->vcpus, cfg->mem_bytes);
 	if (rc)
-		goto fail;
+		goto fail_limits;
 	vm->cmdline = strdup(cfg->cmdline ? cfg->cmdline : "");
 	if (!vm->cmdline) {
 		rc = -ENOMEM;
@@ -287,6 +287,7 @@ fail:
 		snprintf(step, sizeof(step), "%s", vm->err[0] ? vm->err : "creating the VM");
 		limits__explain(vm, rc, step);
 	}
+fail_limits:
 	if (errlen)
 		snprintf(err, errlen, "%s", vm->err[0] ? vm->err : strerror(-rc));
 	vm__free(vm);
