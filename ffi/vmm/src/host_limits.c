@@ -255,11 +255,12 @@ static int check_threads(struct vm *vm, unsigned int nr_vcpus)
 	 * root. This process's own threads are a lower bound of that count. */
 	if (geteuid() != 0 && !getrlimit(RLIMIT_NPROC, &rl) && rl.rlim_cur != RLIM_INFINITY &&
 	    !read_field("/proc/self/status", "Threads", &mine) &&
-	    mine + nr_vcpus > rl.rlim_cur) {
+	    mine + nr_vcpus + LIMITS_OWN_KTHREADS_PER_VM > rl.rlim_cur) {
 		vm__set_error(vm, "cannot create another VM: RLIMIT_NPROC (tasks of this user) soft "
 			      "limit %llu (hard %llu) is reached: this process alone runs %llu "
-			      "threads, a VM needs %u more; raise it (ulimit -u, LimitNPROC=)",
-			      (ull)rl.rlim_cur, (ull)rl.rlim_max, mine, nr_vcpus);
+			      "threads, a VM needs %u more (vCPUs and KVM's NX recovery thread); raise it "
+			      "(ulimit -u, LimitNPROC=)", (ull)rl.rlim_cur, (ull)rl.rlim_max, mine,
+			      nr_vcpus + LIMITS_OWN_KTHREADS_PER_VM);
 		return -EAGAIN;
 	}
 	return check_cgroup_pids(vm, tasks_needed);

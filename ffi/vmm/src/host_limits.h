@@ -19,6 +19,10 @@ struct vm;
 #define LIMITS_FDS_PER_VM 2u
 #define LIMITS_FDS_PER_VCPU 1u
 #define LIMITS_KTHREADS_PER_VM 2u
+/* Of those, kvm-nx-lpage-recovery runs as a thread of this process (a
+ * vhost_task on Linux 6.13+: /proc/self/task lists it), so it also counts
+ * against RLIMIT_NPROC; kvm-pit is a kernel thread of kthreadd. */
+#define LIMITS_OWN_KTHREADS_PER_VM 1u
 #define LIMITS_MAPS_PER_VM 1u
 #define LIMITS_MAPS_PER_VCPU 3u
 /* Kept free for the rest of the process (the runtime's sockets, files). */
