@@ -7,12 +7,16 @@
  * - a symlink planted where the shim's socket goes (pointing at a file) is
  *   replaced by the socket and its target is left untouched;
  * - the extraction cache (src/config/assets.ts materialize) never hands back
- *   a file that a symlinked or foreign cache folder supplies.
+ *   a file that a symlinked or foreign cache folder supplies;
+ * - virt-container: every folder of a running sandbox's state is closed to
+ *   other users, every socket in it (hybrid vsock, vhost-user, virtiofsd)
+ *   refuses uid 65534.
  */
 import { assert, assertEquals } from "../lib/assert.ts";
 import { Containerd, IMAGE_NAME, JOEY_RUNTIME } from "../containerd/harness.ts";
 import { withTempDir } from "../lib/tmp.ts";
 import { materialize } from "../../src/config/assets.ts";
+import { sandboxProcesses, startVirtContainerd, virtSkipReason } from "../virt/virt_harness.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const NOBODY = 65534;
@@ -185,5 +189,76 @@ Deno.test({
   fn: async () => {
     await ctd?.stop();
     ctd = null;
+  },
+});
+
+const virtSkip = await virtSkipReason();
+if (virtSkip) console.log(`SKIP virt-container state permissions: ${virtSkip}`);
+
+/** Every path under dir (lstat, no following), with its stat. */
+async function walk(dir: string, out: [string, Deno.FileInfo][] = []) {
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    const st = await Deno.lstat(p);
+    out.push([p, st]);
+    // The container's rootfs is the guest's business, not the host's state.
+    if (st.isDirectory && !p.endsWith("/rootfs")) await walk(p, out);
+  }
+  return out;
+}
+
+Deno.test({
+  name: "virt-container: sandbox state folders are private and its sockets refuse other users",
+  ...opts,
+  ignore: virtSkip !== null,
+  fn: async () => {
+    const stateDir = `/run/joey-perm-${Math.random().toString(36).slice(2, 8)}`;
+    const c = await startVirtContainerd(stateDir);
+    const id = `vperm-${Math.random().toString(36).slice(2, 7)}`;
+    try {
+      const r = await c.ctr(
+        ["run", "-d", "--runtime", JOEY_RUNTIME, IMAGE_NAME, id, "sleep", "120"],
+        { timeoutMs: 120_000 },
+      );
+      assertEquals(r.code, 0, r.stderr);
+      const top = await Deno.lstat(stateDir);
+      const problems: string[] = [];
+      if ((top.mode ?? 0) & 0o077) {
+        problems.push(`${stateDir} mode ${(top.mode! & 0o777).toString(8)}`);
+      }
+      const sockets: string[] = [];
+      for (const [p, st] of await walk(stateDir)) {
+        const mode = (st.mode ?? 0) & 0o777;
+        if (st.isDirectory && mode & 0o022) {
+          problems.push(`${p}: folder writable by others (${mode.toString(8)})`);
+        }
+        if (st.isSocket) sockets.push(p);
+        if (st.isFile && mode & 0o002) {
+          problems.push(`${p}: file writable by others (${mode.toString(8)})`);
+        }
+      }
+      console.log(
+        `sandbox state: ${sockets.length} sockets: ${
+          sockets.map((s) => s.slice(stateDir.length)).join(" ")
+        }`,
+      );
+      assert(sockets.length > 0, "the sandbox has sockets");
+      for (const s of sockets) {
+        const got = await connectAsNobody(s);
+        if (got !== "PermissionDenied") problems.push(`${s}: uid 65534 got ${got}`);
+      }
+      assertEquals(problems, []);
+    } finally {
+      await c.ctr(["tasks", "kill", "-s", "SIGKILL", id]);
+      await c.ctr(["tasks", "delete", "-f", id], { timeoutMs: 30_000 });
+      await c.ctr(["containers", "delete", id]);
+      await c.stop();
+      for (const pid of await sandboxProcesses(stateDir)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+      await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+    }
   },
 });
