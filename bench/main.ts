@@ -25,7 +25,9 @@ for (const file of files) {
     console.log(`bench: ${bench.ids.join(", ")} (${file})`);
     try {
       const out = await bench.run();
-      for (const r of out) console.log(`  ${r.id}: joey=${r.joey} peer=${r.peer_value} ratio=${r.ratio} ${r.unit}`);
+      for (const r of out) {
+        console.log(`  ${r.id}: joey=${r.joey} peer=${r.peer_value} ratio=${r.ratio} ${r.unit}`);
+      }
       records.push(...out);
     } catch (err) {
       failures++;

@@ -119,7 +119,7 @@ export const KEYS: readonly KeySpec[] = [
     key: "runtime.name",
     type: "string",
     enum: ["linux-container", "virt-container", "wasm"],
-    default: "linux-container",
+    default: "virt-container",
     env: "JOEY_RUNTIME",
     annotatable: true,
     doc: "Runtime serving a pod: virt-container (a VM per pod), linux-container (host " +

@@ -104,7 +104,7 @@ export class ResourceManager {
   /** Before CreateContainer: rootfs and volumes shared; returns their guest view. */
   async handleContainerResources(
     containerId: string,
-    bundle: string,
+    rootDir: string,
     rootfs: Mount[],
     mounts: OciMount[],
   ): Promise<ContainerResources> {
@@ -112,7 +112,7 @@ export class ResourceManager {
     this.#state.mounts[containerId] = points;
     await this.#save();
     const rootfsPath = this.layout.rootfs(containerId);
-    points.push(...await mountSharedRootfs(rootfsPath, bundle, rootfs));
+    points.push(...await mountSharedRootfs(rootfsPath, rootDir, rootfs));
     await this.#save();
     try {
       const volumes = await shareVolumes(this.layout, containerId, mounts);

@@ -43,7 +43,10 @@ Deno.test("joey check --json has the documented shape and matches this host", as
 Deno.test("joey check fails (exit 1) when the configured runtime cannot run", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/joey.toml`;
-    await Deno.writeTextFile(path, '[linux_container]\noci_runtime = "/nonexistent/runc"\n');
+    await Deno.writeTextFile(
+      path,
+      '[runtime]\nname = "linux-container"\n\n[linux_container]\noci_runtime = "/nonexistent/runc"\n',
+    );
     const r = await joey(["check", "--json", "--config", path]);
     assertEquals(r.code, 1);
     const report = JSON.parse(r.stdout);
@@ -143,9 +146,11 @@ Deno.test("judge(): missing pieces make the right things unusable, with reasons"
     new Set(),
   );
   assertEquals(notBuilt.runtimes["virt-container"], { usable: false, reason: "not in this build" });
+  const linux = defaultConfig();
+  linux.runtime.name = "linux-container";
   const noRunc = judge(
     facts({ ociRuntime: { name: "runc", path: null, version: null } }),
-    defaultConfig(),
+    linux,
     new Set(),
   );
   assertEquals(noRunc.configured.usable, false);

@@ -36,7 +36,12 @@ export async function joey(args: string[], options: JoeyOptions = {}): Promise<J
   const child = new Deno.Command(cmd, {
     args: argv,
     cwd: options.cwd ?? REPO,
-    env: { JOEY_CONFIG: "", ...options.env },
+    // `joey run` in these tests uses linux-container unless a test says otherwise.
+    env: {
+      JOEY_CONFIG: "",
+      ...(args[0] === "run" ? { JOEY_RUNTIME: "linux-container" } : {}),
+      ...options.env,
+    },
     stdin: options.stdin !== undefined ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
@@ -77,7 +82,7 @@ export class RunningJoey {
     const [cmd, argv] = joeyCommand(args);
     this.child = new Deno.Command(cmd, {
       args: argv,
-      env: { JOEY_CONFIG: "" },
+      env: { JOEY_CONFIG: "", JOEY_RUNTIME: "linux-container" },
       stdout: "piped",
       stderr: "null",
     }).spawn();

@@ -144,7 +144,7 @@ Deno.test({
     withRootfs(async (rootfs) => {
       const [cmd, args] = joeyCommand(["run", "-t", "--rootfs", rootfs, "--", "sh"]);
       const quoted = [cmd, ...args].map((a) => `'${a}'`).join(" ");
-      const pty = new PtySession(`JOEY_CONFIG= ${quoted}`);
+      const pty = new PtySession(`JOEY_CONFIG= JOEY_RUNTIME=linux-container ${quoted}`);
       try {
         await pty.expect("#", 20_000);
         await pty.type("tty; echo sum=$((40+2))\r");

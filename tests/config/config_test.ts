@@ -52,7 +52,7 @@ Deno.test("loadConfig() gives the documented defaults with no file", async () =>
   assertEquals(loaded.path, null);
   const c = loaded.config;
   assertEquals(c.runtime, {
-    name: "linux-container",
+    name: "virt-container",
     shim_mode: "pod",
     enable_annotations: [],
     debug: false,

@@ -47,6 +47,12 @@ exec "${deno}" run -A --cached-only --no-prompt "${REPO}/main.ts" "$@"
   return dir;
 }
 
+/** JOEY_RUNTIME for containerd (and so its shims): see Containerd.start. */
+function runtimeEnv(runtime: string | null | undefined): Record<string, string> {
+  if (runtime === null) return {};
+  return { JOEY_RUNTIME: runtime ?? Deno.env.get("JOEY_RUNTIME") ?? "linux-container" };
+}
+
 /** Process ids whose command line contains every one of the parts. */
 export async function processesMatching(...parts: string[]): Promise<number[]> {
   const pids: number[] = [];
@@ -99,7 +105,17 @@ export class Containerd {
    * replaces the working tree's shim launcher (e.g. an installed PREFIX/bin).
    */
   static async start(
-    options: { namespace?: string; env?: Record<string, string>; binDir?: string } = {},
+    options: {
+      namespace?: string;
+      env?: Record<string, string>;
+      binDir?: string;
+      /**
+       * The joey runtime the shims use: "linux-container" unless the test
+       * process's own JOEY_RUNTIME says otherwise; null leaves it to the
+       * configuration (the demo).
+       */
+      runtime?: string | null;
+    } = {},
   ): Promise<Containerd> {
     const dir = await Deno.makeTempDir({ prefix: "joey-ctd-" });
     const binDir = options.binDir ?? await shimBinDir();
@@ -119,6 +135,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.trac
     const child = new Deno.Command("sh", {
       args: ["-c", 'exec containerd --config "$1/config.toml" 2>>"$1/containerd.log"', "sh", dir],
       env: {
+        ...runtimeEnv(options.runtime),
         ...options.env,
         PATH: `${binDir}:${Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`,
       },
@@ -208,8 +225,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.trac
   }
 
   /** Shim processes (either runtime) serving this containerd. */
-  shimProcesses(): Promise<number[]> {
-    return processesMatching("containerd-shim", `-address ${this.address}`);
+  async shimProcesses(): Promise<number[]> {
+    // The test launcher execs `deno run … main.ts -namespace … -address …`.
+    const named = await processesMatching("containerd-shim", `-address ${this.address}`);
+    const launched = await processesMatching("main.ts", `-address ${this.address}`);
+    return [...new Set([...named, ...launched])];
   }
 
   /**

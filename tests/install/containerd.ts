@@ -35,7 +35,10 @@ export class InstalledContainerd {
     const child = new Deno.Command("sh", {
       args: ["-c", 'exec containerd --config "$1/config.toml" 2>>"$1/containerd.log"', "sh", dir],
       // Only system directories besides binDir: no launcher of this checkout can be found.
-      env: { PATH: `${binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` },
+      env: {
+        PATH: `${binDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+        JOEY_RUNTIME: "linux-container",
+      },
       clearEnv: true,
       stdin: "null",
       stdout: "null",

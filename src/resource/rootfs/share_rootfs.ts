@@ -2,7 +2,7 @@
  * rootfs: the container's root filesystem mounted inside the sandbox share,
  * so the guest reaches it over virtio-fs. containerd's Mounts (an overlay
  * for ctr's snapshots) are mounted there directly; with none (the rootfs is
- * already at <bundle>/rootfs), that directory is bind-mounted instead.
+ * already a directory: the spec's root.path), that directory is bind-mounted.
  * @module
  */
 import type { Mount } from "../../runtime/mod.ts";
@@ -15,13 +15,13 @@ import { mountWithOptions, umountAll } from "../../os/mod.ts";
  */
 export async function mountSharedRootfs(
   target: string,
-  bundle: string,
+  rootDir: string,
   mounts: Mount[],
 ): Promise<string[]> {
   await Deno.mkdir(target, { recursive: true, mode: 0o755 });
   try {
     if (mounts.length === 0) {
-      mountWithOptions("bind", `${bundle}/rootfs`, target, ["rbind"]);
+      mountWithOptions("bind", rootDir, target, ["rbind"]);
     }
     for (const m of mounts) {
       if (!m.type && !m.options.some((o) => o === "bind" || o === "rbind")) {

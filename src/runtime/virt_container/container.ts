@@ -52,7 +52,7 @@ export class VmContainer {
     const mounts = (o.spec.mounts ?? []) as OciMount[];
     const shared = await sandbox.resources.handleContainerResources(
       o.id,
-      o.bundle,
+      specRootPath(o.bundle, o.spec),
       o.rootfs,
       mounts,
     );
@@ -243,4 +243,13 @@ export class VmContainer {
 
 function unstartedExit(p: VmProcess): ExitInfo {
   return { id: p.id, execId: p.execId, pid: p.pid, exitStatus: 0, exitedAt: new Date() };
+}
+
+/**
+ * The spec's root.path, absolute: OCI allows a path relative to the bundle
+ * (containerd's "rootfs") or an absolute one (`joey run --rootfs DIR`).
+ */
+export function specRootPath(bundle: string, spec: Record<string, unknown>): string {
+  const path = ((spec.root ?? {}) as { path?: string }).path || "rootfs";
+  return path.startsWith("/") ? path : `${bundle}/${path}`;
 }
