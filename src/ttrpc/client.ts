@@ -78,6 +78,10 @@ export class TtrpcClient {
     const result = new Promise<Uint8Array>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
     });
+    // A close during the write below rejects `result` before it is awaited;
+    // the rejection still reaches the caller through the await, not as an
+    // unhandled one.
+    result.catch(() => {});
     if (options.timeoutMs) {
       timer = setTimeout(
         () =>

@@ -195,3 +195,19 @@ Deno.test("ttrpc client: pending calls fail with Unavailable when the server goe
     client.close();
   });
 });
+
+Deno.test("ttrpc client: closing while a request is being written fails the call, not the process", async () => {
+  await withTempDir(async (dir) => {
+    const { path, stop } = startServer(dir);
+    const client = await TtrpcClient.dial(path);
+    try {
+      // A large request keeps the write in flight while close() runs.
+      const pending = client.call("test.Echo", "Echo", new Uint8Array(3 << 20));
+      client.close();
+      const err = await assertRejects(() => within(pending, 5000, "closed call"));
+      assert(err instanceof Error);
+    } finally {
+      await stop();
+    }
+  });
+});
