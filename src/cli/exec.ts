@@ -1,7 +1,8 @@
 /**
- * `joey exec <id> [-- CMD…]`: a command inside a running sandbox or
- * container, for debugging. A virt-container sandbox is found by its state
- * directory, `<runtime.state_dir>/<sandbox-id>/`; a linux-container
+ * `joey exec <id> [--container ID] [-t] [-- CMD…]`: a command inside a
+ * running sandbox or container, for debugging. A virt-container sandbox is
+ * found by its state directory, `<runtime.state_dir>/<sandbox-id>/`, and the
+ * command runs in its guest through the agent (exec_vm.ts); a linux-container
  * container by the OCI runtime's state, `<linux_container.root>/<ns>/<id>/`,
  * where the command runs through `<oci_runtime> exec`.
  * @module
@@ -10,6 +11,7 @@ import type { JoeyConfig } from "../config/mod.ts";
 import { JoeyError } from "../errors.ts";
 import { loadForCli, type Output } from "./common.ts";
 import { parseFlags, UsageError } from "./usage.ts";
+import { execInSandbox } from "./exec_vm.ts";
 
 /** Where an id was found. */
 export type ExecTarget =
@@ -55,6 +57,7 @@ export async function execCommand(args: string[], _out: Output): Promise<number>
     tty: { type: "boolean", short: "t" },
     "no-tty": { type: "boolean", short: "T" },
     ns: { type: "string" },
+    container: { type: "string" },
     config: { type: "string" },
   });
   const [id, ...command] = positionals;
@@ -63,15 +66,19 @@ export async function execCommand(args: string[], _out: Output): Promise<number>
   const tty = values.tty ?? (!values["no-tty"] && Deno.stdin.isTerminal());
   const loaded = await loadForCli(values.config);
   const target = await findTarget(loaded.config, id, values.ns);
-  if (target.kind === "sandbox") {
-    // The agent client (src/agent/) and the virt-container runtime are not in this build yet.
-    throw new JoeyError(
-      "Unavailable",
-      `sandbox "${id}" found at ${target.dir}, but exec into a VM needs the virt-container ` +
-        `runtime's agent client, which this build does not have yet`,
-    );
-  }
   const argv = command.length ? command : ["/bin/sh"];
+  if (target.kind === "sandbox") {
+    return await execInSandbox({
+      dir: target.dir,
+      sandboxId: id,
+      container: values.container,
+      argv,
+      tty,
+    });
+  }
+  if (values.container !== undefined) {
+    throw new UsageError("exec", "--container applies to virt-container sandboxes only");
+  }
   const oci = loaded.config.linux_container.oci_runtime;
   const child = new Deno.Command(oci, {
     args: ["--root", target.root, "exec", ...(tty ? ["-t"] : []), id, ...argv],
