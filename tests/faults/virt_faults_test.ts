@@ -69,22 +69,62 @@ async function withVirt(fn: (c: Containerd, stateDir: string) => Promise<void>):
   }
 }
 
-/** Kills the task, deletes task and container, and waits for a clean slate. */
-async function removeAndCheck(c: Containerd, stateDir: string, id: string, marker: string) {
-  await c.ctr(["tasks", "kill", "-a", "-s", "SIGKILL", id]);
-  await c.ctr(["tasks", "delete", "-f", id], { timeoutMs: 30_000 });
-  await c.ctr(["containers", "delete", id]);
+/** Waits (bounded) for the leak report of ids to be empty; returns the last report. */
+async function settledLeaks(c: Containerd, stateDir: string, ids: string[], marker: string) {
   let left = "";
   await waitFor(
     async () => {
-      left = await virtLeaks(c, stateDir, [id], marker);
+      left = await virtLeaks(c, stateDir, ids, marker);
       return left === "";
     },
     "a clean slate",
     30_000,
     200,
   ).catch(() => {});
-  assertEquals(left, "", "nothing left after delete");
+  return left;
+}
+
+/** Kills the task, deletes task and container, and checks for a clean slate. */
+async function removeAndCheck(c: Containerd, stateDir: string, id: string, marker: string) {
+  await c.ctr(["tasks", "kill", "-a", "-s", "SIGKILL", id]);
+  await c.ctr(["tasks", "delete", "-f", id], { timeoutMs: 30_000 });
+  await c.ctr(["containers", "delete", id]);
+  assertEquals(await settledLeaks(c, stateDir, [id], marker), "", "nothing left after delete");
+}
+
+/** `ctr run -d` of a long sleep carrying marker, with extra ctr flags. */
+async function runSleeper(c: Containerd, id: string, marker: string, flags: string[] = []) {
+  const r = await c.ctr(
+    [
+      "run",
+      "-d",
+      "--runtime",
+      JOEY_RUNTIME,
+      ...flags,
+      IMAGE_NAME,
+      id,
+      "sh",
+      "-c",
+      `sleep 600; : ${marker}`,
+    ],
+    { timeoutMs: 120_000 },
+  );
+  assertEquals(r.code, 0, r.stderr);
+}
+
+/** Waits (bounded) for the task to be STOPPED; returns its last `ctr tasks ls` row. */
+async function stoppedRow(c: Containerd, id: string): Promise<string[]> {
+  let row: string[] = [];
+  await waitFor(
+    async () => {
+      row = await taskRow(c, id);
+      return row[2] === "STOPPED";
+    },
+    "the task to be reported STOPPED",
+    30_000,
+    200,
+  ).catch(() => {});
+  return row;
 }
 
 Deno.test({
@@ -105,17 +145,7 @@ Deno.test({
         assertEquals(r.code, i % 5, `cycle ${i}: ${r.stderr}`);
       }
       console.log(`20 virt-container cycles in ${((Date.now() - start) / 1000).toFixed(1)} s`);
-      let left = "";
-      await waitFor(
-        async () => {
-          left = await virtLeaks(c, stateDir, ids, marker);
-          return left === "";
-        },
-        "a clean slate",
-        30_000,
-        200,
-      ).catch(() => {});
-      assertEquals(left, "", "leaks after 20 cycles");
+      assertEquals(await settledLeaks(c, stateDir, ids, marker), "", "leaks after 20 cycles");
     });
   },
 });
@@ -127,37 +157,14 @@ Deno.test({
     await withVirt(async (c, stateDir) => {
       const marker = `joeyvfs${Date.now()}`;
       const id = `vfs-${Math.random().toString(36).slice(2, 7)}`;
-      const r = await c.ctr(
-        [
-          "run",
-          "-d",
-          "--runtime",
-          JOEY_RUNTIME,
-          IMAGE_NAME,
-          id,
-          "sh",
-          "-c",
-          `sleep 600; : ${marker}`,
-        ],
-        { timeoutMs: 120_000 },
-      );
-      assertEquals(r.code, 0, r.stderr);
+      await runSleeper(c, id, marker);
       assertEquals((await taskRow(c, id))[2], "RUNNING");
       const fsd = await programsMentioning("virtiofsd", stateDir);
       assert(fsd.length > 0, "a virtiofsd serves the sandbox");
       for (const pid of fsd) Deno.kill(pid, "SIGKILL");
       // Documented outcome: the sandbox cannot serve its rootfs any more, so
       // the shim ends it and reports the task exited with a status.
-      let row: string[] = [];
-      await waitFor(
-        async () => {
-          row = await taskRow(c, id);
-          return row[2] === "STOPPED";
-        },
-        "the task to be reported STOPPED",
-        30_000,
-        200,
-      ).catch(() => {});
+      const row = await stoppedRow(c, id);
       console.log(`after virtiofsd died: ${row.join(" ")}`);
       // Cleanup is checked whatever the status was, then the status.
       await removeAndCheck(c, stateDir, id, marker);
@@ -173,25 +180,8 @@ Deno.test({
     await withVirt(async (c, stateDir) => {
       const marker = `joeyvagent${Date.now()}`;
       const id = `vagent-${Math.random().toString(36).slice(2, 7)}`;
-      const r = await c.ctr(
-        [
-          "run",
-          "-d",
-          "--runtime",
-          JOEY_RUNTIME,
-          "--privileged",
-          // The guest's /proc/1/ns/pid: the container shares the agent's PID namespace.
-          "--with-ns",
-          "pid:/proc/1/ns/pid",
-          IMAGE_NAME,
-          id,
-          "sh",
-          "-c",
-          `sleep 600; : ${marker}`,
-        ],
-        { timeoutMs: 120_000 },
-      );
-      assertEquals(r.code, 0, r.stderr);
+      // The guest's /proc/1/ns/pid: the container shares the agent's PID namespace.
+      await runSleeper(c, id, marker, ["--privileged", "--with-ns", "pid:/proc/1/ns/pid"]);
       const exec = (name: string, cmd: string) =>
         c.ctr(["tasks", "exec", "--exec-id", name, id, "sh", "-c", cmd], { timeoutMs: 30_000 });
       assertEquals((await exec("who", "cat /proc/1/comm")).stdout.trim(), "init");
@@ -215,22 +205,7 @@ Deno.test({
     await withVirt(async (c, stateDir) => {
       const marker = `joeyvcrash${Date.now()}`;
       const id = `vcrash-${Math.random().toString(36).slice(2, 7)}`;
-      const r = await c.ctr(
-        [
-          "run",
-          "-d",
-          "--runtime",
-          JOEY_RUNTIME,
-          "--privileged",
-          IMAGE_NAME,
-          id,
-          "sh",
-          "-c",
-          `sleep 600; : ${marker}`,
-        ],
-        { timeoutMs: 120_000 },
-      );
-      assertEquals(r.code, 0, r.stderr);
+      await runSleeper(c, id, marker, ["--privileged"]);
       // An agent exit is a PID 1 exit, which panics the guest kernel; a
       // kernel panic (here: panic_on_oom) is the same end seen from the host: panic=-1
       // and QEMU's -no-reboot end the VM under the running container.
@@ -249,16 +224,7 @@ Deno.test({
         { timeoutMs: 30_000 },
       );
       console.log(`panic exec: exit ${crash.code} ${crash.stderr.trim()}`);
-      let row: string[] = [];
-      await waitFor(
-        async () => {
-          row = await taskRow(c, id);
-          return row[2] === "STOPPED";
-        },
-        "the task to be reported STOPPED",
-        30_000,
-        200,
-      ).catch(() => {});
+      const row = await stoppedRow(c, id);
       console.log(`after the guest crashed: ${row.join(" ")}`);
       const wait = await c.ctr(["tasks", "wait", id], { timeoutMs: 10_000 });
       await removeAndCheck(c, stateDir, id, marker);
