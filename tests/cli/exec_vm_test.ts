@@ -1,0 +1,130 @@
+/**
+ * `joey exec` into virt-container sandboxes: real containerd 1.6 → joey
+ * shim → QEMU (TCG here) → guest agent, then the CLI dials the sandbox's
+ * agent itself (hybrid vsock under JOEY_STATE_DIR) and runs commands in the
+ * guest: the guest's kernel release (not the host's), stdout and stderr
+ * apart, the exit status, stdin piped through, the container chosen with
+ * --container in a two-container pod, and the documented errors. Bounded
+ * in time; containerd, the VMs and the state directory go even on failure.
+ * @module
+ */
+import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
+import { waitFor } from "../lib/tmp.ts";
+import { type Containerd, IMAGE_NAME, JOEY_RUNTIME, mountsUnder } from "../containerd/harness.ts";
+import { guestKernel } from "../virt/guest_fixture.ts";
+import {
+  REPO,
+  sandboxProcesses,
+  startVirtContainerd,
+  virtSkipReason,
+} from "../virt/virt_harness.ts";
+import { joey } from "./joey.ts";
+
+const skip = await virtSkipReason();
+if (skip) console.log(`SKIP joey exec into virt-container sandboxes: ${skip}`);
+
+async function taskRunning(c: Containerd, id: string): Promise<boolean> {
+  const ls = await c.ctr(["tasks", "ls"]);
+  return ls.stdout.split("\n").some((l) => l.split(/\s+/)[0] === id && l.includes("RUNNING"));
+}
+
+/** `ctr run -d` of a sleeping busybox container; waits until its task runs. */
+async function runDetached(c: Containerd, id: string, flags: string[] = []): Promise<void> {
+  const run = await c.ctr(
+    ["run", "-d", "--runtime", JOEY_RUNTIME, ...flags, IMAGE_NAME, id, "sleep", "300"],
+    { timeoutMs: 120_000 },
+  );
+  assertEquals(run.code, 0, `${run.stderr}\n${(await c.log()).slice(-3000)}`);
+  await waitFor(() => taskRunning(c, id), `${id} RUNNING`, 60_000);
+}
+
+Deno.test("joey exec: an unknown sandbox id gives the documented NotFound and exit 1", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "joey-exec-state-" });
+  try {
+    const r = await joey(["exec", "no-such-sandbox", "--", "true"], {
+      env: { JOEY_STATE_DIR: stateDir },
+    });
+    assertEquals(r.code, 1, r.stderr);
+    assertIncludes(r.stderr, `no sandbox or container "no-such-sandbox": not in ${stateDir}/`);
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "joey exec into a virt-container sandbox: guest kernel, stdio, exit code, --container",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const kernel = await guestKernel(REPO);
+    assert(typeof kernel !== "string", String(kernel));
+    const stateDir = `/run/joey-exec-test-${Math.random().toString(36).slice(2, 8)}`;
+    const env = { JOEY_STATE_DIR: stateDir };
+    const suffix = Math.random().toString(36).slice(2, 7);
+    const solo = `xvm-solo-${suffix}`;
+    const pod = `xvm-pod-${suffix}`;
+    const [pa, pb] = [`xvm-pa-${suffix}`, `xvm-pb-${suffix}`];
+    let c: Containerd | null = null;
+    try {
+      c = await startVirtContainerd(stateDir);
+      await runDetached(c, solo);
+
+      const r = await joey(
+        ["exec", solo, "--", "sh", "-c", "echo in-vm $(uname -r); echo to-err >&2; exit 3"],
+        { env, timeoutMs: 60_000 },
+      );
+      assertEquals(r.stdout, `in-vm ${kernel.release}\n`, r.stderr);
+      assert(kernel.release !== Deno.osRelease(), "guest and host run the same kernel release");
+      assertEquals(r.stderr, "to-err\n");
+      assertEquals(r.code, 3);
+
+      const input = "line one\nline two\n" + "x".repeat(100_000) + "\n";
+      const cat = await joey(["exec", solo, "--", "cat"], { env, stdin: input });
+      assertEquals(cat.code, 0, cat.stderr);
+      assertEquals(cat.stdout, input);
+
+      // Without CMD: /bin/sh reading its commands from our stdin.
+      const sh = await joey(["exec", solo], { env, stdin: "echo sh-$((6*7))\nexit 4\n" });
+      assertEquals([sh.stdout, sh.code], ["sh-42\n", 4], sh.stderr);
+
+      const tty = await joey(["exec", "-t", solo, "--", "sh", "-c", "test -t 0 && echo tty"], {
+        env,
+      });
+      assertEquals([tty.stdout.trim(), tty.code], ["tty", 0], tty.stderr);
+
+      // Two containers in one pod (one VM): the CLI must be told which.
+      const annotation = ["--annotation", `io.kubernetes.cri.sandbox-id=${pod}`];
+      await runDetached(c, pa, annotation);
+      await runDetached(c, pb, annotation);
+      const ambiguous = await joey(["exec", pod, "--", "true"], { env });
+      assertEquals(ambiguous.code, 1);
+      assertIncludes(ambiguous.stderr, `${pa}, ${pb}`);
+      assertIncludes(ambiguous.stderr, "--container ID");
+      // Each container's own root: mark one, look from both.
+      const mark = await joey(["exec", pod, "--container", pa, "--", "touch", "/mark-a"], { env });
+      assertEquals(mark.code, 0, mark.stderr);
+      const look = (id: string) =>
+        joey(["exec", pod, "--container", id, "--", "sh", "-c", "test -e /mark-a"], { env });
+      assertEquals((await look(pa)).code, 0);
+      assertEquals((await look(pb)).code, 1);
+      const wrong = await joey(["exec", pod, "--container", "nope", "--", "true"], { env });
+      assertEquals(wrong.code, 1);
+      assertIncludes(wrong.stderr, `container "nope" is not in sandbox "${pod}"`);
+    } finally {
+      await c?.stop();
+      // The shims' cleanup stops QEMU, virtiofsd and the vsock back end: wait for it, bounded.
+      await waitFor(async () => (await sandboxProcesses(stateDir)).length === 0, "VMs gone", 30_000)
+        .catch(() => {});
+      for (const pid of await sandboxProcesses(stateDir)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+      for (const m of (await mountsUnder(stateDir)).reverse()) {
+        await new Deno.Command("umount", { args: ["-l", m] }).output();
+      }
+      await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
