@@ -18,7 +18,8 @@ import {
   startVirtContainerd,
   virtSkipReason,
 } from "../virt/virt_harness.ts";
-import { joey } from "./joey.ts";
+import { PtySession } from "../containerd/pty.ts";
+import { joey, joeyCommand } from "./joey.ts";
 
 const skip = await virtSkipReason();
 if (skip) console.log(`SKIP joey exec into virt-container sandboxes: ${skip}`);
@@ -51,6 +52,32 @@ Deno.test("joey exec: an unknown sandbox id gives the documented NotFound and ex
   }
 });
 
+Deno.test("joey exec: a sandbox whose agent does not answer is reported as unreachable", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "joey-exec-state-" });
+  await Deno.mkdir(`${stateDir}/dead/vm`, { recursive: true });
+  // A VMM socket that hangs up on every CONNECT, as one does while no guest listens.
+  const listener = Deno.listen({ transport: "unix", path: `${stateDir}/dead/vm/agent.sock` });
+  const serving = (async () => {
+    for await (const conn of listener) conn.close();
+  })();
+  try {
+    const r = await joey(["exec", "dead", "--", "true"], {
+      env: { JOEY_STATE_DIR: stateDir },
+      timeoutMs: 30_000,
+    });
+    assertEquals(r.code, 1, r.stderr);
+    assertIncludes(
+      r.stderr,
+      `sandbox "dead" found at ${stateDir}/dead, but the agent client cannot reach its guest ` +
+        `agent through ${stateDir}/dead/vm/agent.sock`,
+    );
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
 Deno.test({
   name: "joey exec into a virt-container sandbox: guest kernel, stdio, exit code, --container",
   ignore: skip !== null,
@@ -66,6 +93,7 @@ Deno.test({
     const pod = `xvm-pod-${suffix}`;
     const [pa, pb] = [`xvm-pa-${suffix}`, `xvm-pb-${suffix}`];
     let c: Containerd | null = null;
+    let left: number[] = [];
     try {
       c = await startVirtContainerd(stateDir);
       await runDetached(c, solo);
@@ -93,6 +121,20 @@ Deno.test({
       });
       assertEquals([tty.stdout.trim(), tty.code], ["tty", 0], tty.stderr);
 
+      // On a terminal (stdin is one, so -t is implied): raw mode, keystrokes answered, exit status.
+      const [cmd, args] = joeyCommand(["exec", solo]);
+      const quoted = [cmd, ...args].map((a) => `'${a}'`).join(" ");
+      const pty = new PtySession(`JOEY_CONFIG= JOEY_STATE_DIR=${stateDir} ${quoted}`);
+      try {
+        await pty.expect("#", 20_000);
+        await pty.type("test -t 0 && echo sum=$((40+2))\r");
+        await pty.expect("sum=42");
+        await pty.type("exit 6\r");
+        assertEquals(await pty.wait(20_000), 6, pty.output);
+      } finally {
+        pty.kill();
+      }
+
       // Two containers in one pod (one VM): the CLI must be told which.
       const annotation = ["--annotation", `io.kubernetes.cri.sandbox-id=${pod}`];
       await runDetached(c, pa, annotation);
@@ -116,7 +158,8 @@ Deno.test({
       // The shims' cleanup stops QEMU, virtiofsd and the vsock back end: wait for it, bounded.
       await waitFor(async () => (await sandboxProcesses(stateDir)).length === 0, "VMs gone", 30_000)
         .catch(() => {});
-      for (const pid of await sandboxProcesses(stateDir)) {
+      left = await sandboxProcesses(stateDir);
+      for (const pid of left) {
         try {
           Deno.kill(pid, "SIGKILL");
         } catch { /* gone */ }
@@ -126,5 +169,7 @@ Deno.test({
       }
       await Deno.remove(stateDir, { recursive: true }).catch(() => {});
     }
+    // Exec sessions must not keep a sandbox from stopping once its containers go.
+    assertEquals(left, [], "QEMU/virtiofsd/vsock back end still running after containerd stopped");
   },
 });
