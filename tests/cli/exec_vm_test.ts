@@ -135,6 +135,48 @@ Deno.test({
         pty.kill();
       }
 
+      // SIGTERM to the CLI goes to the process in the guest.
+      const [tcmd, targs] = joeyCommand(
+        [
+          "exec",
+          solo,
+          "--",
+          "sh",
+          "-c",
+          "trap 'echo got-term; exit 9' TERM; echo ready; " +
+          "while :; do sleep 0.1; done",
+        ],
+      );
+      const term = new Deno.Command(tcmd, {
+        args: targs,
+        env: { JOEY_CONFIG: "", ...env },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const killer = setTimeout(() => term.kill("SIGKILL"), 60_000);
+      try {
+        const reader = term.stdout.getReader();
+        let seen = "";
+        while (!seen.includes("ready")) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          seen += new TextDecoder().decode(chunk.value);
+        }
+        assertIncludes(seen, "ready");
+        term.kill("SIGTERM");
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+          seen += new TextDecoder().decode(chunk.value);
+        }
+        assertEquals([seen, (await term.status).code], ["ready\ngot-term\n", 9]);
+      } finally {
+        clearTimeout(killer);
+        try {
+          term.kill("SIGKILL");
+        } catch { /* exited */ }
+        await term.status;
+      }
+
       // Two containers in one pod (one VM): the CLI must be told which.
       const annotation = ["--annotation", `io.kubernetes.cri.sandbox-id=${pod}`];
       await runDetached(c, pa, annotation);
