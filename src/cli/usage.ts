@@ -78,6 +78,7 @@ in the OCI runtime's state under linux_container.root).
 
   -t, --tty       allocate a terminal (default: when stdin is a terminal)
   -T, --no-tty    do not allocate a terminal
+  --container ID  the container to run in, in a sandbox with several (virt-container)
   --ns NS         containerd namespace of a linux-container container (default: any)
   --config FILE   read this configuration file instead of $JOEY_CONFIG / /etc/joey`,
   version: `Usage: joey version [--json]

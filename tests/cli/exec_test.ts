@@ -1,8 +1,8 @@
 /**
  * `joey exec`: a command inside a running linux-container container (found
  * in the OCI runtime's state) with its exit status; a clear NotFound for an
- * unknown id; and for a virt-container sandbox (found under state_dir) the
- * explicit "needs the agent client" error while this build lacks it.
+ * unknown id; and a virt-container sandbox is found under state_dir (the
+ * command inside the VM is tested in exec_vm_test.ts).
  * @module
  */
 import { makeBusyboxRootfs } from "../containerd/image.ts";
