@@ -2,6 +2,7 @@
  * process-wide KVM fd safely and leave nothing behind; host limits are
  * checked before a VM is created and the error names the limit and the
  * numbers (each limit lowered in a forked child, never in this process). */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -199,6 +200,65 @@ static int test_address_space_limit(void)
 	return PASS;
 }
 
+/* Kernel threads named kvm-pit/<our pid>: KVM starts one per VM with a PIT. */
+static int pit_threads(void)
+{
+	char want[32], path[300], comm[64];
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(want, sizeof(want), "kvm-pit/%d\n", (int)getpid());
+	while (d && (e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, want))
+			n++;
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int test_no_pit(void)
+{
+	struct joey_vm_config cfg = { .vcpus = 1, .mem_bytes = 8 * MIB,
+				      .kernel = guest_path("hello"), .console_fd = -1 };
+	joey_vm *with = NULL, *without = NULL;
+	struct joey_event ev;
+	char err[JOEY_ERR_MAX], out[512] = "";
+	int base, n_with, n_without;
+
+	/* The kvm-pit threads of VMs destroyed by earlier tests may still be
+	 * exiting: start from a settled count. */
+	for (int i = 0; i < 200 && pit_threads() > 0; i++)
+		usleep(10000);
+	base = pit_threads();
+	CHECK(joey_vm_create(&cfg, &with, err, sizeof(err)) == 0, "%s", err);
+	n_with = pit_threads();
+	cfg.flags = JOEY_VM_F_NO_PIT;
+	CHECK(joey_vm_create(&cfg, &without, err, sizeof(err)) == 0, "%s", err);
+	n_without = pit_threads();
+	joey_vm_destroy(with);
+	CHECK(joey_vm_start(without) == 0, "start");
+	bool ended = vmt_wait_end(without, 5000, &ev, out, sizeof(out));
+	joey_vm_destroy(without);
+	printf("    kvm-pit threads: %d before, %d with a PIT VM, %d after a NO_PIT VM too\n",
+	       base, n_with, n_without);
+	CHECK(n_with == base + 1, "a default VM has its kvm-pit thread");
+	CHECK(n_without == n_with, "a NO_PIT VM starts none");
+	CHECK(ended && ev.type == JOEY_EVENT_SHUTDOWN && ev.code == 42,
+	      "the test guest runs to its exit without a PIT (type %u code %d)", ev.type, ev.code);
+	return PASS;
+}
+
 int main(void)
 {
 	if (joey_vmm_check(NULL, 0)) {
@@ -208,5 +268,6 @@ int main(void)
 	harness_run("200 VMs created from 8 threads at once, 3 fds each, none left", test_concurrent_create);
 	harness_run("RLIMIT_NOFILE: the VM beyond the budget is refused by name", test_nofile_limit);
 	harness_run("RLIMIT_AS: a VM that would not fit is refused by name", test_address_space_limit);
+	harness_run("JOEY_VM_F_NO_PIT: no kvm-pit kernel thread, the guest still runs", test_no_pit);
 	return harness_finish();
 }

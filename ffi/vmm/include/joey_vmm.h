@@ -40,6 +40,11 @@ struct joey_vm_config {
 };
 
 #define JOEY_VM_F_HUGEPAGES (1u << 0) /* back RAM with MFD_HUGETLB (2 MiB pages) */
+/* No in-kernel i8254 PIT, for guests that never program it (the test guests;
+ * a kernel that uses the LAPIC timer): saves KVM's kvm-pit kernel thread per
+ * VM, a pid of the host's budget, and most of destroy's time (docs/density.md).
+ * Such VMs are never made from pool shells (those have a PIT). */
+#define JOEY_VM_F_NO_PIT (1u << 1)
 
 enum joey_vm_state {
 	JOEY_VM_CREATED = 0,

@@ -196,7 +196,7 @@ static void own_cgroup(char *path, size_t len)
 }
 
 /* pids.max of this cgroup and every ancestor (each one binds). */
-static int check_cgroup_pids(struct vm *vm, unsigned int need)
+static int check_cgroup_pids(struct vm *vm, unsigned int need, unsigned int kthreads)
 {
 	char cg[PATH_MAX], file[PATH_MAX + 64];
 	ull max, cur;
@@ -215,7 +215,7 @@ static int check_cgroup_pids(struct vm *vm, unsigned int need)
 					      "(%llu) is reached: %llu tasks in it, a VM needs %u "
 					      "(vCPU threads plus %u KVM kernel threads); raise "
 					      "pids.max (TasksMax= for a systemd unit)", cg, max, cur,
-					      need, LIMITS_KTHREADS_PER_VM);
+					      need, kthreads);
 				return -EAGAIN;
 			}
 		}
@@ -230,7 +230,8 @@ static int check_cgroup_pids(struct vm *vm, unsigned int need)
 
 static int check_threads(struct vm *vm, unsigned int nr_vcpus)
 {
-	unsigned int tasks_needed = nr_vcpus + LIMITS_KTHREADS_PER_VM;
+	unsigned int kthreads = LIMITS_KTHREADS_PER_VM - (vm->no_pit ? 1 : 0);
+	unsigned int tasks_needed = nr_vcpus + kthreads;
 	long tasks = host_tasks();
 	ull threads_max = 0, pid_max = 0, mine;
 	struct rlimit rl;
@@ -240,7 +241,7 @@ static int check_threads(struct vm *vm, unsigned int nr_vcpus)
 		vm__set_error(vm, "cannot create another VM: kernel.threads-max (%llu) is reached: "
 			      "%ld tasks on the host, a VM needs %u (%u vCPU threads plus %u KVM "
 			      "kernel threads); raise /proc/sys/kernel/threads-max", threads_max,
-			      tasks, tasks_needed, nr_vcpus, LIMITS_KTHREADS_PER_VM);
+			      tasks, tasks_needed, nr_vcpus, kthreads);
 		return -EAGAIN;
 	}
 	if (tasks >= 0 && !read_number("/proc/sys/kernel/pid_max", &pid_max) &&
@@ -248,7 +249,7 @@ static int check_threads(struct vm *vm, unsigned int nr_vcpus)
 		vm__set_error(vm, "cannot create another VM: kernel.pid_max (%llu) is reached: %ld "
 			      "tasks on the host, a VM needs %u pids (%u vCPU threads plus %u KVM "
 			      "kernel threads); raise /proc/sys/kernel/pid_max", pid_max, tasks,
-			      tasks_needed, nr_vcpus, LIMITS_KTHREADS_PER_VM);
+			      tasks_needed, nr_vcpus, kthreads);
 		return -EAGAIN;
 	}
 	/* RLIMIT_NPROC counts the user's tasks; the kernel does not apply it to
@@ -263,7 +264,7 @@ static int check_threads(struct vm *vm, unsigned int nr_vcpus)
 			      nr_vcpus + LIMITS_OWN_KTHREADS_PER_VM);
 		return -EAGAIN;
 	}
-	return check_cgroup_pids(vm, tasks_needed);
+	return check_cgroup_pids(vm, tasks_needed, kthreads);
 }
 
 static int check_memory(struct vm *vm, unsigned int nr_vcpus, uint64_t mem_bytes)

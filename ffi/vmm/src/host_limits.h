@@ -18,7 +18,7 @@ struct vm;
  * mappings (RAM, per vCPU its kvm_run page and thread stack with guard). */
 #define LIMITS_FDS_PER_VM 2u
 #define LIMITS_FDS_PER_VCPU 1u
-#define LIMITS_KTHREADS_PER_VM 2u
+#define LIMITS_KTHREADS_PER_VM 2u /* 1 with JOEY_VM_F_NO_PIT */
 /* Of those, kvm-nx-lpage-recovery runs as a thread of this process (a
  * vhost_task on Linux 6.13+: /proc/self/task lists it), so it also counts
  * against RLIMIT_NPROC; kvm-pit is a kernel thread of kthreadd. */

@@ -100,7 +100,7 @@ int kvm__setup_irqchip(struct vm *vm)
 		vm__set_error(vm, "KVM_CREATE_IRQCHIP: %s", strerror(e));
 		return -e;
 	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+	if (!vm->no_pit && ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
 		int e = errno;
 		vm__set_error(vm, "KVM_CREATE_PIT2: %s", strerror(e));
 		return -e;

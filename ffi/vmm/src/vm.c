@@ -230,7 +230,8 @@ int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, u
 	}
 	/* A pre-built shell (KVM VM, irqchip, PIT, RAM) when the pool has one of
 	 * this size; it never ran a guest, so its RAM is fresh. */
-	vm = cfg->flags & JOEY_VM_F_HUGEPAGES ? NULL : pool__take(cfg->mem_bytes);
+	vm = cfg->flags & (JOEY_VM_F_HUGEPAGES | JOEY_VM_F_NO_PIT) ? NULL
+								   : pool__take(cfg->mem_bytes);
 	fresh = !vm;
 	if (fresh)
 		vm = vm__alloc();
@@ -246,6 +247,8 @@ int joey_vm_create(const struct joey_vm_config *cfg, joey_vm **out, char *err, u
 		goto fail;
 	}
 	vm->nr_vcpus = cfg->vcpus;
+	if (fresh)
+		vm->no_pit = cfg->flags & JOEY_VM_F_NO_PIT;
 	/* Density (issue 9): host limits first, so running out of fds, threads
 	 * or memory is reported by name instead of failing inside KVM. */
 	rc = limits__check_vm(vm, cfg->vcpus, cfg->mem_bytes);

@@ -114,6 +114,7 @@ struct vm {
 	bool device_error_queued; /* under err_lock: one DEVICE_ERROR outstanding */
 
 	struct vm *pool_next; /* while waiting in the pool */
+	bool no_pit;          /* JOEY_VM_F_NO_PIT: kvm__setup_irqchip skips the PIT */
 };
 
 /* vm.c: a VM object, and its KVM VM + RAM ("shell", what the pool pre-builds) */

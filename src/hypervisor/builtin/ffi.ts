@@ -82,6 +82,9 @@ export const CONFIG = {
   consoleRing: 44,
 } as const;
 
+/** JOEY_VM_F_* flags of struct joey_vm_config. */
+export const VM_FLAGS = { hugepages: 1 << 0, noPit: 1 << 1 } as const;
+
 /** struct joey_event: 32 bytes. */
 export const EVENT_SIZE = 32;
 /** Field offsets of struct joey_event. */
