@@ -80,7 +80,7 @@ interface DensityRun {
 }
 
 /** N idle guests alive at once, created IN_FLIGHT at a time. */
-async function densityRun(n: number): Promise<DensityRun> {
+async function densityRun(n: number, noPit = false): Promise<DensityRun> {
   const rss0 = statusField("VmRSS");
   const threads0 = statusField("Threads");
   const fd0 = fds();
@@ -92,7 +92,7 @@ async function densityRun(n: number): Promise<DensityRun> {
     const worker = async () => {
       while (next < n) {
         next++;
-        const vm = await BuiltinVm.create({ vcpus: 1, memoryMiB: 8, kernel: IDLE });
+        const vm = await BuiltinVm.create({ vcpus: 1, memoryMiB: 8, kernel: IDLE, noPit });
         vms.push(vm);
         await vm.start();
       }
@@ -174,6 +174,9 @@ const vmBench: Benchmark = {
       console.log(`  ${describe(runs.at(-1)!)}`);
     }
     await Deno.writeTextFile(`${root}bench/results/density.svg`, densityChart(runs));
+    // The same 4,000 without the in-kernel PIT (JOEY_VM_F_NO_PIT), for the notes.
+    const noPit = await densityRun(4000, true);
+    console.log(`  no PIT: ${describe(noPit)}`);
     const at = (n: number) => runs.find((r) => r.n === n)!;
     const notes = (r: DensityRun) =>
       `${describe(r)}; ${IN_FLIGHT} creates in flight, 1 vCPU and 8 MiB per idle test guest, ` +
@@ -190,9 +193,11 @@ const vmBench: Benchmark = {
         stat: "total",
         notes: notes(at(n)),
       });
+    const four = rate(4000);
+    four.notes += `; with JOEY_VM_F_NO_PIT (no kvm-pit kernel thread per VM): ${describe(noPit)}`;
     return [
       rate(1000),
-      rate(4000),
+      four,
       makeRecord({
         id: "density.rss_per_vm_4000",
         metric: "process RSS per VM with 4,000 live idle test guests (guest pages included)",
