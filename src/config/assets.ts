@@ -5,6 +5,7 @@
  * shows the result; hypervisors call resolveAssets() with their section.
  * @module
  */
+import { JoeyError } from "../errors.ts";
 
 /** One asset: the path chosen (null when nothing was found) and every place looked at. */
 export interface AssetLocation {
@@ -111,6 +112,29 @@ export function resolveAssets(
   };
 }
 
+/** Throws unless path is a real directory owned by this user that nobody else may write. */
+async function checkPrivateDir(path: string): Promise<void> {
+  const info = await Deno.lstat(path);
+  const mode = info.mode ?? 0;
+  const uid = Deno.uid();
+  if (
+    !info.isDirectory || info.isSymlink || (uid !== null && info.uid !== uid) ||
+    (mode & 0o022) !== 0
+  ) {
+    throw new JoeyError(
+      "FailedPrecondition",
+      `extraction cache ${path} is not private (a symlink, another owner, or writable by others): ` +
+        "refusing to load native files from it",
+    );
+  }
+}
+
+/** Whether the file at path hashes to hex (SHA-256). */
+async function sameContent(path: string, hex: string): Promise<boolean> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(path)));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("") === hex;
+}
+
 /** True inside a `deno compile` executable (it never runs under the name "deno"). */
 export function isCompiled(): boolean {
   return !/(^|\/)deno$/.test(Deno.execPath());
@@ -144,10 +168,17 @@ export async function materialize(
   const root = options.cacheDir ?? extractionCacheDir();
   const dir = `${root}/${hex}`;
   const target = `${dir}/${path.slice(path.lastIndexOf("/") + 1)}`;
-  const existing = await Deno.stat(target).catch(() => null);
-  if (existing?.isFile && existing.size === bytes.length) return target;
   await Deno.mkdir(root, { recursive: true, mode: 0o700 });
+  // What gets dlopen'ed or executed from here must be ours alone: a folder
+  // another user can write to, or a symlink planted where ours should be,
+  // could hand us someone else's library.
+  await checkPrivateDir(root);
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await checkPrivateDir(dir);
+  const existing = await Deno.lstat(target).catch(() => null);
+  if (existing?.isFile && existing.size === bytes.length && await sameContent(target, hex)) {
+    return target;
+  }
   // Write beside, then rename: a concurrent shim never sees a half-written library.
   const tmp = `${target}.${crypto.randomUUID()}.tmp`;
   await Deno.writeFile(tmp, bytes, { mode: 0o500 });
