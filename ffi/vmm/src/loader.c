@@ -204,6 +204,12 @@ static int load_bzimage(struct vm *vm, const char *path, const uint8_t *img, siz
 	uint16_t version;
 	int rc;
 
+	/* Every header field read below lies before BP_INIT_SIZE + 4. */
+	if (len < BP_INIT_SIZE + 4) {
+		vm__set_error(vm, "kernel '%s' is malformed: %zu bytes is shorter than a bzImage "
+			      "setup header", path, len);
+		return -ENOEXEC;
+	}
 	version = get16(img, BP_VERSION);
 	if (version < 0x20c || !(get16(img, BP_XLOADFLAGS) & XLF_KERNEL_64)) {
 		vm__set_error(vm, "kernel '%s' has no 64-bit entry point (boot protocol %u.%02u; "
