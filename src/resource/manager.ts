@@ -59,6 +59,9 @@ export class ResourceManager {
     return saveState(this.layout.stateFile, this.#state);
   }
 
+  /** Resolves when the sandbox's virtiofsd exits (null before it starts). */
+  shareFsExited: Promise<number> | null = null;
+
   /**
    * Before the VM starts: the state directory, the host cgroup, virtiofsd
    * (moved into the cgroup) and the taps of the pod's network namespace.
@@ -74,6 +77,7 @@ export class ResourceManager {
     this.#state.cgroups = await createSandboxCgroup(this.layout.sandboxId);
     await this.#save();
     const virtiofsd = await startVirtiofsd(this.layout, this.#section);
+    this.shareFsExited = virtiofsd.exited;
     this.#state.daemons.push({
       name: virtiofsd.name,
       pid: virtiofsd.pid,

@@ -45,3 +45,17 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Whether a process is gone: no /proc entry, or a zombie (it has exited and
+ * only its parent's wait is missing — e.g. when the test process became a
+ * child subreaper through an in-process runtime test).
+ */
+export async function processGone(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return true;
+  }
+}

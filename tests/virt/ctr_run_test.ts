@@ -4,7 +4,7 @@
  * bounded in time and the file's last test checks nothing is left behind.
  */
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
-import { waitFor } from "../lib/tmp.ts";
+import { processGone, waitFor } from "../lib/tmp.ts";
 import {
   type Containerd,
   type CtrResult,
@@ -494,10 +494,7 @@ Deno.test({
     const copy = await Deno.makeTempDir({ prefix: "joey-bundle-" });
     await Deno.copyFile(`${bundle}/config.json`, `${copy}/config.json`);
     Deno.kill(shim, "SIGKILL");
-    await waitFor(
-      async () => !(await Deno.stat(`/proc/${shim}`).then(() => true, () => false)),
-      "the shim to die",
-    );
+    await waitFor(() => processGone(shim), "the shim to die");
     // containerd notices the lost shim and runs `delete` itself too; both
     // runs go through the same cleanup, which must be idempotent.
     const del = await new Deno.Command(`${c.binDir}/containerd-shim-joey-v2`, {
@@ -526,7 +523,7 @@ Deno.test({
     const leftovers = async () => {
       const left: string[] = [];
       for (const p of vm) {
-        if (await Deno.stat(`/proc/${p}`).then(() => true, () => false)) left.push(`process ${p}`);
+        if (!(await processGone(p))) left.push(`process ${p}`);
       }
       left.push(...(await mountsUnder(sandboxDir)).map((m) => `mount ${m}`));
       for (const cg of cgroups) {

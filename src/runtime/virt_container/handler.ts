@@ -4,6 +4,7 @@
  * operation goes to the container, which maps it to agent calls.
  * @module
  */
+import { log } from "../../shim/log.ts";
 import type { JoeyConfig } from "../../config/types.ts";
 import type {
   AnyMessage,
@@ -59,6 +60,16 @@ export class VirtContainerHandler implements RuntimeHandler {
     Promise.resolve().then(() => sandbox.vm.wait()).then(() => {
       if (sandbox.stopping) return;
       for (const id of sandbox.containers) this.#containers.get(id)?.vmGone();
+    }).catch(() => {});
+    // Without virtiofsd the guest's root filesystems are gone: the VM is
+    // stopped, so its containers end (255) as when the VM itself dies.
+    sandbox.resources.shareFsExited?.then(async (code) => {
+      if (sandbox.stopping) return;
+      log.error("virtiofsd exited under a running sandbox; stopping its VM", {
+        sandbox: sandbox.id,
+        code,
+      });
+      await sandbox.vm.stop();
     }).catch(() => {});
   }
 
