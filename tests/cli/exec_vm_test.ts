@@ -24,11 +24,6 @@ import { joey, joeyCommand } from "./joey.ts";
 const skip = await virtSkipReason();
 if (skip) console.log(`SKIP joey exec into virt-container sandboxes: ${skip}`);
 
-async function taskRunning(c: Containerd, id: string): Promise<boolean> {
-  const ls = await c.ctr(["tasks", "ls"]);
-  return ls.stdout.split("\n").some((l) => l.split(/\s+/)[0] === id && l.includes("RUNNING"));
-}
-
 /** `ctr run -d` of a sleeping busybox container; waits until its task runs. */
 async function runDetached(c: Containerd, id: string, flags: string[] = []): Promise<void> {
   const run = await c.ctr(
@@ -36,7 +31,7 @@ async function runDetached(c: Containerd, id: string, flags: string[] = []): Pro
     { timeoutMs: 120_000 },
   );
   assertEquals(run.code, 0, `${run.stderr}\n${(await c.log()).slice(-3000)}`);
-  await waitFor(() => taskRunning(c, id), `${id} RUNNING`, 60_000);
+  await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`, 60_000);
 }
 
 Deno.test("joey exec: an unknown sandbox id gives the documented NotFound and exit 1", async () => {

@@ -219,6 +219,17 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.trac
     };
   }
 
+  /** A task's row in `ctr tasks ls` ([id, pid, status]), or [] when there is none. */
+  async taskRow(id: string): Promise<string[]> {
+    const ls = await this.ctr(["tasks", "ls"]);
+    return ls.stdout.split("\n").find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/) ?? [];
+  }
+
+  /** A task's status as ctr shows it (RUNNING, PAUSED, STOPPED…), "" when there is none. */
+  async taskStatus(id: string): Promise<string> {
+    return (await this.taskRow(id))[2] ?? "";
+  }
+
   /** The socket a shim for this container group would use. */
   async shimSocket(group: string, namespace = this.namespace): Promise<string> {
     return socketPath(await socketAddress(this.address, namespace, group));

@@ -33,16 +33,11 @@ const addressOf = async (c: Containerd, id: string) =>
     `${c.dir}/state/io.containerd.runtime.v2.task/${c.namespace}/${id}/address`,
   )).trim();
 
-async function taskStatus(c: Containerd, id: string): Promise<string> {
-  const ls = await c.ctr(["tasks", "ls"]);
-  return ls.stdout.split("\n").find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2] ?? "";
-}
-
 async function removeContainer(c: Containerd, id: string): Promise<void> {
   await c.ctr(["tasks", "kill", "-s", "KILL", id]);
   await waitFor(
     async () =>
-      (await c.ctr(["tasks", "delete", id])).code === 0 || (await taskStatus(c, id)) === "",
+      (await c.ctr(["tasks", "delete", id])).code === 0 || (await c.taskStatus(id)) === "",
     `${id} task deleted`,
     15_000,
   );
@@ -115,7 +110,7 @@ for (const [name, runtime] of RUNTIMES) {
         true,
         "the shim stays while a container remains",
       );
-      assertEquals(await taskStatus(c, b), "RUNNING");
+      assertEquals(await c.taskStatus(b), "RUNNING");
       await removeContainer(c, b);
       await waitFor(
         async () => {
@@ -143,12 +138,12 @@ for (const [name, runtime] of RUNTIMES) {
         (await c.ctr(["run", "-d", "--runtime", runtime, IMAGE_NAME, id, "sleep", "120"])).code,
         0,
       );
-      await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+      await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
       const pid = await shimDaemonPid(c, id);
       Deno.kill(pid, "SIGKILL");
       // containerd notices the lost shim, runs `<shim> delete` and marks the task stopped.
       await waitFor(
-        async () => (await taskStatus(c, id)) !== "RUNNING",
+        async () => (await c.taskStatus(id)) !== "RUNNING",
         `${id} to stop after the shim died`,
         20_000,
       );
@@ -192,7 +187,7 @@ Deno.test({
       (await c.ctr(["run", "-d", "--runtime", JOEY_RUNTIME, IMAGE_NAME, id, "sleep", "120"])).code,
       0,
     );
-    await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+    await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
     const socket = (await addressOf(c, id)).replace("unix://", "");
     const pid = await shimDaemonPid(c, id);
     Deno.kill(pid, "SIGTERM");
@@ -208,7 +203,7 @@ Deno.test({
       socketGone = true;
     }
     assert(socketGone, "the daemon removed its socket");
-    await waitFor(async () => (await taskStatus(c, id)) !== "RUNNING", `${id} stopped`, 20_000);
+    await waitFor(async () => (await c.taskStatus(id)) !== "RUNNING", `${id} stopped`, 20_000);
     await c.ctr(["tasks", "delete", id]);
     assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
     assertEquals(await c.leftovers([id]), []);

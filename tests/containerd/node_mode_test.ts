@@ -9,11 +9,6 @@ import { Containerd, IMAGE_NAME, JOEY_RUNTIME, processesMatching } from "./harne
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function taskStatus(c: Containerd, id: string): Promise<string> {
-  const ls = await c.ctr(["tasks", "ls"]);
-  return ls.stdout.split("\n").find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/)[2] ?? "";
-}
-
 /** The node daemon(s) of this containerd: shim processes that stay (started with -mode node). */
 const nodeDaemons = (c: Containerd) => processesMatching("main.ts", c.address, "-mode node");
 
@@ -79,7 +74,7 @@ Deno.test({
         Deno.kill(daemon!, "SIGKILL");
         for (const id of ids) {
           await waitFor(
-            async () => (await taskStatus(c, id)) !== "RUNNING",
+            async () => (await c.taskStatus(id)) !== "RUNNING",
             `${id} to stop after the crash`,
             20_000,
           );

@@ -25,12 +25,6 @@ function newId(r: string, what: string): string {
   return id;
 }
 
-async function taskStatus(c: Containerd, id: string): Promise<string> {
-  const ls = await c.ctr(["tasks", "ls"]);
-  const line = ls.stdout.split("\n").find((l) => l.split(/\s+/)[0] === id);
-  return line?.trim().split(/\s+/)[2] ?? "";
-}
-
 /** Deletes a stopped task; returns the exit code ctr 1.6 reports (it warns on non-zero). */
 async function deletedExitCode(c: Containerd, id: string): Promise<number> {
   const del = await c.ctr(["tasks", "delete", id]);
@@ -82,7 +76,7 @@ for (const [name, runtime] of RUNTIMES) {
         "trap 'exit 7' TERM; while true; do sleep 0.1; done",
       ]);
       assertEquals(run.code, 0, run.stderr);
-      await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+      await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
 
       const exec = await c.ctr([
         "tasks",
@@ -116,9 +110,9 @@ for (const [name, runtime] of RUNTIMES) {
       assert(pids.length >= 2, `ps lists init and the exec: ${ps.stdout}`);
 
       assertEquals((await c.ctr(["tasks", "pause", id])).code, 0);
-      assertEquals(await taskStatus(c, id), "PAUSED");
+      assertEquals(await c.taskStatus(id), "PAUSED");
       assertEquals((await c.ctr(["tasks", "resume", id])).code, 0);
-      assertEquals(await taskStatus(c, id), "RUNNING");
+      assertEquals(await c.taskStatus(id), "RUNNING");
 
       const metrics = await c.ctr(["tasks", "metrics", id]);
       assertEquals(metrics.code, 0, metrics.stderr);
@@ -127,7 +121,7 @@ for (const [name, runtime] of RUNTIMES) {
 
       assertEquals((await c.ctr(["tasks", "kill", "-s", "TERM", id])).code, 0);
       await waitFor(
-        async () => (await taskStatus(c, id)) === "STOPPED",
+        async () => (await c.taskStatus(id)) === "STOPPED",
         `${id} STOPPED after TERM`,
       );
       assertEquals(await deletedExitCode(c, id), 7, "exit status of the TERM trap");
@@ -145,7 +139,7 @@ for (const [name, runtime] of RUNTIMES) {
         (await c.ctr(["run", "-d", "--runtime", runtime, IMAGE_NAME, id, "sleep", "60"])).code,
         0,
       );
-      await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+      await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
       assertEquals(
         (await c.ctr(["tasks", "exec", "-d", "--exec-id", "x", id, "sleep", "60"])).code,
         0,
@@ -153,7 +147,7 @@ for (const [name, runtime] of RUNTIMES) {
       const k = await c.ctr(["tasks", "kill", "-a", "-s", "KILL", id]);
       assertEquals(k.code, 0, k.stderr);
       await waitFor(
-        async () => (await taskStatus(c, id)) === "STOPPED",
+        async () => (await c.taskStatus(id)) === "STOPPED",
         `${id} STOPPED after kill -a`,
       );
       assertEquals(await deletedExitCode(c, id), 137);
@@ -214,7 +208,7 @@ for (const [name, runtime] of RUNTIMES) {
       }).spawn();
       const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
       try {
-        await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+        await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
         const w = child.stdin.getWriter();
         await w.write(new TextEncoder().encode(data));
         await w.close();

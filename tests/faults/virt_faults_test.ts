@@ -45,11 +45,6 @@ async function virtLeaks(c: Containerd, stateDir: string, ids: string[], marker:
   return [report, ...extra].filter(Boolean).join("\n");
 }
 
-async function taskRow(c: Containerd, id: string): Promise<string[]> {
-  const ls = await c.ctr(["tasks", "ls"]);
-  return ls.stdout.split("\n").find((l) => l.split(/\s+/)[0] === id)?.trim().split(/\s+/) ?? [];
-}
-
 async function withVirt(fn: (c: Containerd, stateDir: string) => Promise<void>): Promise<void> {
   const stateDir = `/run/joey-faults-${Math.random().toString(36).slice(2, 8)}`;
   const c = await startVirtContainerd(stateDir);
@@ -117,7 +112,7 @@ async function stoppedRow(c: Containerd, id: string): Promise<string[]> {
   let row: string[] = [];
   await waitFor(
     async () => {
-      row = await taskRow(c, id);
+      row = await c.taskRow(id);
       return row[2] === "STOPPED";
     },
     "the task to be reported STOPPED",
@@ -158,7 +153,7 @@ Deno.test({
       const marker = `joeyvfs${Date.now()}`;
       const id = `vfs-${Math.random().toString(36).slice(2, 7)}`;
       await runSleeper(c, id, marker);
-      assertEquals((await taskRow(c, id))[2], "RUNNING");
+      assertEquals((await c.taskRow(id))[2], "RUNNING");
       const fsd = await programsMentioning("virtiofsd", stateDir);
       assert(fsd.length > 0, "a virtiofsd serves the sandbox");
       for (const pid of fsd) Deno.kill(pid, "SIGKILL");
@@ -192,7 +187,7 @@ Deno.test({
       }
       const after = await exec("after", "echo still-served");
       assertEquals(after.stdout.trim(), "still-served", after.stderr);
-      assertEquals((await taskRow(c, id))[2], "RUNNING");
+      assertEquals((await c.taskRow(id))[2], "RUNNING");
       await removeAndCheck(c, stateDir, id, marker);
     });
   },

@@ -43,11 +43,6 @@ function newId(what: string): string {
   usedIds.push(id);
   return id;
 }
-async function taskStatus(c: Containerd, id: string): Promise<string> {
-  const ls = await c.ctr(["tasks", "ls"]);
-  const line = ls.stdout.split("\n").find((l) => l.split(/\s+/)[0] === id);
-  return line?.trim().split(/\s+/)[2] ?? "";
-}
 
 Deno.test({
   name: "virt: ctr run --rm shows the guest kernel, keeps stdout/stderr apart, exits 7",
@@ -106,7 +101,7 @@ async function runDetached(
     timeoutMs: 120_000,
   });
   assertEquals(run.code, 0, `${run.stderr}\n${await shimLog(c)}`);
-  await waitFor(async () => (await taskStatus(c, id)) === "RUNNING", `${id} RUNNING`);
+  await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
 }
 
 /** Deletes a stopped task; returns the exit code ctr 1.6 reports (it warns on non-zero). */
@@ -169,9 +164,9 @@ Deno.test({
     assert(pids.every((p) => p === qemu), `every process is inside QEMU ${qemu}: ${ps.stdout}`);
 
     assertEquals((await c.ctr(["tasks", "pause", id])).code, 0);
-    assertEquals(await taskStatus(c, id), "PAUSED");
+    assertEquals(await c.taskStatus(id), "PAUSED");
     assertEquals((await c.ctr(["tasks", "resume", id])).code, 0);
-    assertEquals(await taskStatus(c, id), "RUNNING");
+    assertEquals(await c.taskStatus(id), "RUNNING");
 
     // Update (the shim's RPC; ctr 1.6 has no `tasks update`): a memory limit
     // set in the guest's cgroup shows in the metrics.
@@ -206,7 +201,7 @@ Deno.test({
     assertEquals(Number(limit?.[1]), 96 << 20, `memory limit after Update: ${metrics.stdout}`);
 
     assertEquals((await c.ctr(["tasks", "kill", "-s", "TERM", id])).code, 0);
-    await waitFor(async () => (await taskStatus(c, id)) === "STOPPED", `${id} STOPPED`);
+    await waitFor(async () => (await c.taskStatus(id)) === "STOPPED", `${id} STOPPED`);
     assertEquals(await deletedExitCode(c, id), 7, "exit status of the TERM trap");
     assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
     await waitFor(async () => (await qemuOf(id)).length === 0, "the VM to stop", 15_000);
@@ -245,7 +240,7 @@ Deno.test({
     const [qemu] = await qemuOf(id);
     assert(qemu, "QEMU runs");
     Deno.kill(qemu, "SIGKILL");
-    await waitFor(async () => (await taskStatus(c, id)) === "STOPPED", `${id} STOPPED`, 20_000);
+    await waitFor(async () => (await c.taskStatus(id)) === "STOPPED", `${id} STOPPED`, 20_000);
     assertEquals(await deletedExitCode(c, id), 255);
     assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
     await waitFor(
@@ -270,7 +265,7 @@ Deno.test({
     );
     const k = await c.ctr(["tasks", "kill", "-a", "-s", "KILL", id]);
     assertEquals(k.code, 0, k.stderr);
-    await waitFor(async () => (await taskStatus(c, id)) === "STOPPED", `${id} STOPPED`);
+    await waitFor(async () => (await c.taskStatus(id)) === "STOPPED", `${id} STOPPED`);
     assertEquals(await deletedExitCode(c, id), 137);
     assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
   },
@@ -364,7 +359,7 @@ Deno.test({
     }
     for (const id of [a, b]) {
       await c.ctr(["tasks", "kill", "-s", "KILL", id]);
-      await waitFor(async () => (await taskStatus(c, id)) === "STOPPED", `${id} STOPPED`);
+      await waitFor(async () => (await c.taskStatus(id)) === "STOPPED", `${id} STOPPED`);
       assertEquals(await deletedExitCode(c, id), 137);
       assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
       const left = (await qemuOf(pod)).length;
