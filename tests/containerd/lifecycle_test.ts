@@ -7,27 +7,20 @@ import { socketAddress } from "../../src/shim/address.ts";
 import { assert, assertEquals } from "../lib/assert.ts";
 import { waitFor } from "../lib/tmp.ts";
 import {
-  Containerd,
+  type Containerd,
   IMAGE_NAME,
   JOEY_RUNTIME,
   processesMatching,
   RUNC_RUNTIME,
 } from "./harness.ts";
+import { SharedContainerd } from "./shared.ts";
 
 const RUNTIMES = [["joey", JOEY_RUNTIME], ["runc", RUNC_RUNTIME]] as const;
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-let ctd: Containerd | null = null;
-const usedIds: string[] = [];
-async function containerd(): Promise<Containerd> {
-  ctd ??= await Containerd.start();
-  return ctd;
-}
-function newId(r: string, what: string): string {
-  const id = `${r}-${what}-${Math.random().toString(36).slice(2, 7)}`;
-  usedIds.push(id);
-  return id;
-}
+const shared = new SharedContainerd();
+const containerd = () => shared.get();
+const newId = (r: string, what: string) => shared.newId(r, what);
 const addressOf = async (c: Containerd, id: string) =>
   (await Deno.readTextFile(
     `${c.dir}/state/io.containerd.runtime.v2.task/${c.namespace}/${id}/address`,
@@ -84,7 +77,7 @@ for (const [name, runtime] of RUNTIMES) {
       const pod = `pod-${name}-${Math.random().toString(36).slice(2, 7)}`;
       const a = newId(name, "poda");
       const b = newId(name, "podb");
-      usedIds.push(pod);
+      shared.usedIds.push(pod);
       for (const id of [a, b]) {
         const r = await c.ctr([
           "run",
@@ -210,25 +203,4 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "afterwards (lifecycle): nothing left behind",
-  ...opts,
-  fn: async () => {
-    const c = await containerd();
-    try {
-      await waitFor(
-        async () => (await c.leftovers(usedIds)).length === 0,
-        "leftovers to go",
-        15_000,
-      ).catch(() => {});
-      assertEquals(await c.leftovers(usedIds), []);
-    } finally {
-      await c.stop();
-      ctd = null;
-    }
-  },
-});
-
-globalThis.addEventListener("unload", () => {
-  if (ctd) void ctd.stop();
-});
+shared.afterwardsTest("afterwards (lifecycle): nothing left behind");

@@ -6,24 +6,16 @@
  */
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { waitFor } from "../lib/tmp.ts";
-import { Containerd, IMAGE_NAME, JOEY_RUNTIME, RUNC_RUNTIME } from "./harness.ts";
+import { type Containerd, IMAGE_NAME, JOEY_RUNTIME, RUNC_RUNTIME } from "./harness.ts";
 import { PtySession } from "./pty.ts";
+import { SharedContainerd } from "./shared.ts";
 
 const RUNTIMES = [["joey", JOEY_RUNTIME], ["runc", RUNC_RUNTIME]] as const;
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-let ctd: Containerd | null = null;
-const usedIds: string[] = [];
-async function containerd(): Promise<Containerd> {
-  ctd ??= await Containerd.start();
-  return ctd;
-}
-/** A fresh container id for runtime r, remembered for the leak check. */
-function newId(r: string, what: string): string {
-  const id = `${r}-${what}-${Math.random().toString(36).slice(2, 7)}`;
-  usedIds.push(id);
-  return id;
-}
+const shared = new SharedContainerd();
+const containerd = () => shared.get();
+const newId = (r: string, what: string) => shared.newId(r, what);
 
 /** Deletes a stopped task; returns the exit code ctr 1.6 reports (it warns on non-zero). */
 async function deletedExitCode(c: Containerd, id: string): Promise<number> {
@@ -255,26 +247,6 @@ for (const [name, runtime] of RUNTIMES) {
   });
 }
 
-Deno.test({
-  name: "afterwards: no shim processes, sockets, mounts, cgroups or runc state are left behind",
-  ...opts,
-  fn: async () => {
-    const c = await containerd();
-    try {
-      await waitFor(
-        async () => (await c.leftovers(usedIds)).length === 0,
-        "leftovers to go",
-        15_000,
-      ).catch(() => {});
-      assertEquals(await c.leftovers(usedIds), []);
-    } finally {
-      await c.stop();
-      ctd = null;
-    }
-  },
-});
-
-globalThis.addEventListener("unload", () => {
-  // A run aborted between tests still must not leave containerd behind.
-  if (ctd) void ctd.stop();
-});
+shared.afterwardsTest(
+  "afterwards: no shim processes, sockets, mounts, cgroups or runc state are left behind",
+);
