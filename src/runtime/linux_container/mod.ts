@@ -33,17 +33,24 @@ export const linuxContainerFactory: RuntimeFactory = {
 
   async cleanup(id, bundle, options) {
     const { ociRuntime, root } = ociSettings(options);
-    // The runtime's log goes to a scratch folder: the bundle may be gone.
-    const scratch = await Deno.makeTempDir({ prefix: "joey-cleanup-" });
-    try {
-      const runtime = new OciRuntime(ociRuntime, root, `${scratch}/log.json`);
-      await runtime.delete(id, true).catch((err) => {
-        if (!/not ?exist|not found/i.test(String(err))) throw err;
-      });
-      unmountRootfs(bundle);
-      await Deno.remove(`${bundle}/.joey`, { recursive: true }).catch(() => {});
-    } finally {
-      await Deno.remove(scratch, { recursive: true }).catch(() => {});
+    // containerd runs `delete` after every shim disconnect, also when the
+    // shim already deleted the container: with no OCI state left for the id
+    // (runc and crun keep it in <root>/<id>) there is nothing to kill, and
+    // the runtime binary is not started at all.
+    const hasState = await Deno.lstat(`${root}/${id}`).then(() => true, () => false);
+    if (hasState) {
+      // The runtime's log goes to a scratch folder: the bundle may be gone.
+      const scratch = await Deno.makeTempDir({ prefix: "joey-cleanup-" });
+      try {
+        const runtime = new OciRuntime(ociRuntime, root, `${scratch}/log.json`);
+        await runtime.delete(id, true).catch((err) => {
+          if (!/not ?exist|not found/i.test(String(err))) throw err;
+        });
+      } finally {
+        await Deno.remove(scratch, { recursive: true }).catch(() => {});
+      }
     }
+    unmountRootfs(bundle);
+    await Deno.remove(`${bundle}/.joey`, { recursive: true }).catch(() => {});
   },
 };
