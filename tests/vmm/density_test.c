@@ -62,7 +62,11 @@ static int test_concurrent_create(void)
 	/* Read each console ring directly: the harness's pump helpers drop
 	 * the other VMs' events. */
 	static char seen[THREADS][PER_THREAD];
+	/* A read may end inside "ready": each VM's recent output is kept so the
+	 * word is found across reads. */
+	static char tail[THREADS][PER_THREAD][64];
 	memset(seen, 0, sizeof(seen));
+	memset(tail, 0, sizeof(tail));
 	for (double end = now_ms() + 20000; ready < THREADS * PER_THREAD && now_ms() < end;) {
 		for (int t = 0; t < THREADS; t++)
 			for (int i = 0; i < PER_THREAD; i++) {
@@ -73,7 +77,17 @@ static int test_concurrent_create(void)
 				n = joey_vm_console_read(workers[t].vms[i], (uint8_t *)out,
 							 sizeof(out) - 1);
 				out[n > 0 ? n : 0] = '\0';
-				if (strstr(out, "ready")) {
+				char both[sizeof(tail[0][0]) + sizeof(out)];
+				size_t tl = strnlen(tail[t][i], sizeof(tail[0][0]) - 1);
+				size_t ol = n > 0 ? (size_t)n : 0;
+				size_t keep = sizeof(tail[0][0]) - 1, blen = tl + ol;
+
+				memcpy(both, tail[t][i], tl);
+				memcpy(both + tl, out, ol);
+				both[blen] = '\0';
+				size_t from = blen > keep ? blen - keep : 0;
+				memcpy(tail[t][i], both + from, blen - from + 1);
+				if (strstr(both, "ready")) {
 					seen[t][i] = 1;
 					ready++;
 				}
