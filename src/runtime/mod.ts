@@ -111,18 +111,14 @@ export interface RuntimeHandler {
   shutdown(): Promise<void>;
 }
 
-/**
- * Cleanup for a lost shim (`containerd-shim-joey-v2 delete`): stop and remove
- * whatever the runtime left for `id`, given only the bundle.
- */
-export interface RuntimeCleanup {
-  cleanup(id: string, bundle: string, namespace: string): Promise<void>;
-}
-
 /** How a runtime is made: by name from configuration. */
 export interface RuntimeFactory {
   readonly name: string;
   create(listener: RuntimeListener, options: RuntimeFactoryOptions): Promise<RuntimeHandler>;
+  /**
+   * Cleanup for a lost shim (`containerd-shim-joey-v2 delete`): stop and
+   * remove whatever the runtime left for `id`, given only the bundle.
+   */
   cleanup(id: string, bundle: string, options: RuntimeFactoryOptions): Promise<void>;
 }
 
