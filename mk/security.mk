@@ -71,6 +71,15 @@ $(BUILD_DIR)/security/fuzz/agent_proto: fuzz/security/agent_proto.c $(SEC_AGENT_
 	$(SEC_FUZZ_CC) $(SEC_FUZZ_FLAGS) -fsanitize=fuzzer -Wno-unused-parameter -I$(SEC_AGENT_GEN) \
 		-o $@ $< $(SEC_AGENT_GEN_SRCS) -lprotobuf-c
 
+# The agent's ttrpc server as the agent builds it (its own loop and log), with
+# the fuzz target's scripted method table in place of service.c.
+SEC_AGENT_TTRPC_SRCS := guest/agent/ttrpc.c guest/agent/loop.c guest/agent/util.c
+$(BUILD_DIR)/security/fuzz/agent_ttrpc: fuzz/security/agent_ttrpc.c $(SEC_AGENT_TTRPC_SRCS) \
+		guest/agent/ttrpc.h guest/agent/loop.h guest/agent/util.h $(SEC_AGENT_GEN)/.stamp
+	@mkdir -p $(@D)
+	$(SEC_FUZZ_CC) $(SEC_FUZZ_FLAGS) -fsanitize=fuzzer -Wno-unused-parameter -Iguest/agent \
+		-I$(SEC_AGENT_GEN) -o $@ $< $(SEC_AGENT_TTRPC_SRCS) $(SEC_AGENT_GEN_SRCS) -lprotobuf-c
+
 ## fuzz-security: each security fuzz target for FUZZ_SECONDS (executions reported)
 fuzz-security: $(SEC_FUZZERS)
 	@set -e; for f in $(SEC_FUZZ_NAMES); do \
