@@ -34,9 +34,12 @@ APT_PACKAGES += clang-14 libclang-rt-14-dev protobuf-c-compiler libprotobuf-c-de
 security: security-tests security-fuzz-build
 security-tests: $(SEC_TESTS) $(SEC_GUESTS)
 
-# Hostile test guests, built like the VMM's (tests/vmm/guests/guest.mk).
+# Hostile test guests, built like the VMM's (tests/vmm/guests/guest.mk), with
+# the devices area's virtio driver library (tests/devices/guests/lib).
 include tests/vmm/guests/guest.mk
-$(foreach g,$(SEC_GUEST_NAMES),$(eval $(call vmm_guest,$(BUILD_DIR)/security/guests/$(g).elf,tests/security/guests/$(g).c)))
+SEC_GUEST_LIB := tests/devices/guests/lib/virtio_drv.c
+$(foreach g,$(SEC_GUEST_NAMES),$(eval $(call vmm_guest,$(BUILD_DIR)/security/guests/$(g).elf,tests/security/guests/$(g).c $(SEC_GUEST_LIB))))
+$(SEC_GUESTS): tests/devices/guests/lib/virtio_drv.h
 security-fuzz-build: $(SEC_FUZZERS)
 
 $(BUILD_DIR)/security/tests/%: tests/security/%.c tests/vmm/harness.c tests/vmm/harness.h \

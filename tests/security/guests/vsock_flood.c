@@ -1,0 +1,260 @@
+/* A hostile vsock guest for the per-VM buffer bound (docs/security.md G5):
+ * it opens conns= connections (default 512, the device's cap) to host port
+ * port= (default 7000), plus extra= more (default 16) beyond the cap, and
+ * fills every accepted connection's credit with data the host never reads.
+ *
+ * To reach the cap it starves the device of rx buffers first: a device with
+ * nowhere to deliver packets does not poll its host sockets, so each
+ * connection costs the host a socket and, once that socket is full, a
+ * pending-data ring, but no event-loop slot.
+ *   1. REQUEST on conn 0 alone: the device finds the rx queue empty.
+ *   2. REQUEST on every other conn, then the host's advertised credit
+ *      (256 KiB) of data on each accepted conn, without waiting for replies.
+ *   3. Post rx buffers, read the queued RESPONSEs (whose fwd_cnt says what
+ *      the host socket took), RSTs and credit updates; then send each conn
+ *      exactly the credit it has left, so the device holds a full ring.
+ *   4. Idle: keep taking control packets, count a heartbeat.
+ * The mailbox (GUEST_MAILBOX, u64 words) reports to the host:
+ *   [0] heartbeat  [1] RESPONSEs  [2] RSTs on conns within the cap
+ *   [3] RSTs beyond the cap  [4] payload bytes the device took  [5] phase
+ *   [6] other packets  [7] conns fully credited
+ * Payload is never written: every RW points at the same untouched 64 KiB,
+ * so the guest's per-packet work is a header and a descriptor. */
+#include "../../devices/guests/lib/virtio_drv.h"
+
+#define VSOCK_ID 19
+#define HDR 44
+#define RXQ_MEM 0x1000000ull
+#define TXQ_MEM 0x1020000ull
+#define EVQ_MEM 0x1040000ull
+#define RXBUF 0x1100000ull
+#define TXHDR 0x1200000ull
+#define PAYLOAD 0x1300000ull
+#define NRX 64
+#define NTX 256
+#define PKT (64u << 10)
+#define GUEST_CID 3
+#define LPORT_BASE 20000
+#define MAX_CONNS 1024
+#define SPINS 20000000ull
+
+enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE, OP_CREDIT_REQUEST };
+enum { C_REQ, C_EST, C_RST };
+enum { M_BEAT, M_RESP, M_RST_IN, M_RST_OUT, M_BYTES, M_PHASE, M_OTHER, M_FULL };
+
+struct hdr {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port, len;
+	uint16_t type, op;
+	uint32_t flags, buf_alloc, fwd_cnt;
+} __attribute__((packed));
+
+struct conn {
+	uint8_t state;
+	bool heard;
+	uint32_t tx_cnt, peer_fwd, peer_buf;
+};
+
+static struct vq rxq, txq, evq;
+static struct conn conns[MAX_CONNS];
+static unsigned int n_conns, n_cap, n_heard;
+static uint32_t host_port;
+static volatile uint64_t *const mbox = (volatile uint64_t *)GUEST_MAILBOX;
+
+static __attribute__((noreturn)) void fail(const char *why, uint64_t v)
+{
+	uart_puts("vsock flood: FAIL ");
+	uart_puts(why);
+	uart_putc(' ');
+	uart_put_dec(v);
+	uart_putc('\n');
+	guest_exit(1);
+}
+
+static void reclaim_tx(void)
+{
+	uint16_t head;
+	uint32_t len;
+
+	while (vq_used(&txq, &head, &len))
+		vq_free(&txq, head);
+}
+
+/* Queues one packet on conn i (kicking and waiting while the ring is full). */
+static void send_pkt(unsigned int i, uint16_t op, uint32_t len)
+{
+	uint64_t spins = 0;
+
+	reclaim_tx();
+	while (txq.nr_free < 2) {
+		vq_kick(&txq);
+		reclaim_tx();
+		if (++spins == SPINS)
+			fail("tx ring never drained, conn", i);
+	}
+	uint64_t slot = TXHDR + (uint64_t)txq.free_head * 64;
+	struct hdr *h = (struct hdr *)slot;
+	h->src_cid = GUEST_CID;
+	h->dst_cid = 2;
+	h->src_port = LPORT_BASE + i;
+	h->dst_port = host_port;
+	h->len = len;
+	h->type = 1;
+	h->op = op;
+	h->flags = 0;
+	h->buf_alloc = 64u << 10;
+	h->fwd_cnt = 0; /* the host never sends data */
+	struct vbuf b[2] = { { slot, HDR, false }, { PAYLOAD, len, false } };
+	if (vq_add(&txq, b, len ? 2 : 1, false) < 0)
+		fail("vq_add, conn", i);
+	conns[i].tx_cnt += len;
+	if (op == OP_RW)
+		mbox[M_BYTES] += len;
+}
+
+static void on_packet(const struct hdr *h)
+{
+	unsigned int i = h->dst_port - LPORT_BASE;
+
+	if (h->src_cid != 2 || h->dst_cid != GUEST_CID || h->src_port != host_port ||
+	    h->dst_port < LPORT_BASE || i >= n_conns) {
+		mbox[M_OTHER]++;
+		return;
+	}
+	struct conn *c = &conns[i];
+	switch (h->op) {
+	case OP_RESPONSE:
+		if (c->state != C_REQ)
+			fail("RESPONSE twice, conn", i);
+		c->state = C_EST;
+		mbox[M_RESP]++;
+		break;
+	case OP_RST:
+		if (c->state != C_RST)
+			mbox[i < n_cap ? M_RST_IN : M_RST_OUT]++;
+		c->state = C_RST;
+		break;
+	case OP_CREDIT_UPDATE:
+		break;
+	default:
+		mbox[M_OTHER]++;
+		return;
+	}
+	if (!c->heard) {
+		c->heard = true;
+		n_heard++;
+	}
+	if (h->op == OP_RST)
+		return;
+	/* Credit is monotonic: an older update never lowers what we know. */
+	if ((uint32_t)(h->fwd_cnt - c->peer_fwd) <= (uint32_t)(c->tx_cnt - c->peer_fwd))
+		c->peer_fwd = h->fwd_cnt;
+	else
+		fail("host fwd_cnt beyond bytes sent, conn", i);
+	c->peer_buf = h->buf_alloc;
+}
+
+/* Takes every used rx buffer, hands it back, kicks once. */
+static unsigned int poll_rx(void)
+{
+	uint16_t head;
+	uint32_t len;
+	unsigned int n = 0;
+
+	while (vq_used(&rxq, &head, &len)) {
+		uint64_t buf = RXBUF + (uint64_t)head * 256;
+		if (len < HDR)
+			fail("rx used length", len);
+		on_packet((const struct hdr *)buf);
+		vq_free(&rxq, head);
+		struct vbuf nb = { buf, 256, true };
+		vq_add(&rxq, &nb, 1, false);
+		n++;
+	}
+	if (n)
+		vq_kick(&rxq);
+	return n;
+}
+
+int guest_main(void)
+{
+	uint64_t base = vdrv_find(VSOCK_ID, 0);
+	uint64_t spins;
+
+	n_cap = (unsigned int)guest_opt("conns", 512);
+	n_conns = n_cap + (unsigned int)guest_opt("extra", 16);
+	host_port = (uint32_t)guest_opt("port", 7000);
+	if (n_conns > MAX_CONNS)
+		fail("too many conns", n_conns);
+	if (!base)
+		fail("no virtio-vsock device on the command line", 0);
+	if (vdrv_negotiate(base, 1ull << VDRV_F_VERSION_1) == ~0ull)
+		fail("FEATURES_OK refused", 0);
+	if (vdrv_queue(&rxq, base, 0, NRX, RXQ_MEM) || vdrv_queue(&txq, base, 1, NTX, TXQ_MEM) ||
+	    vdrv_queue(&evq, base, 2, 8, EVQ_MEM))
+		fail("queue setup", 0);
+	vdrv_driver_ok(base);
+	uart_puts("vsock flood: starving rx, opening connections\n");
+
+	/* 1: one REQUEST alone, so the device meets the empty rx queue. */
+	mbox[M_PHASE] = 1;
+	send_pkt(0, OP_REQUEST, 0);
+	vq_kick(&txq);
+	for (spins = 0; txq.nr_free < NTX; spins++) {
+		reclaim_tx();
+		if (spins == SPINS)
+			fail("first REQUEST never consumed", 0);
+	}
+	/* 2: every other REQUEST, then each accepted conn's whole credit. */
+	for (unsigned int i = 1; i < n_conns; i++) {
+		send_pkt(i, OP_REQUEST, 0);
+		if (i % 64 == 0)
+			vq_kick(&txq);
+	}
+	for (unsigned int i = 0; i < n_cap; i++) {
+		for (unsigned int k = 0; k < 4; k++)
+			send_pkt(i, OP_RW, PKT);
+		vq_kick(&txq);
+	}
+	mbox[M_PHASE] = 2;
+	uart_puts("vsock flood: data queued, reading replies\n");
+
+	/* 3: replies, then the rest of each conn's credit. */
+	for (unsigned int i = 0; i < NRX; i++) {
+		struct vbuf b = { RXBUF + (uint64_t)i * 256, 256, true };
+		vq_add(&rxq, &b, 1, false);
+	}
+	vq_kick(&rxq);
+	for (spins = 0; n_heard < n_conns; spins++) {
+		poll_rx();
+		if (spins == SPINS)
+			fail("conns never answered: heard", n_heard);
+	}
+	for (unsigned int i = 0; i < n_cap; i++) {
+		struct conn *c = &conns[i];
+		uint32_t in_flight = c->tx_cnt - c->peer_fwd;
+
+		if (c->state != C_EST)
+			continue;
+		while (in_flight < c->peer_buf) {
+			uint32_t n = c->peer_buf - in_flight < PKT ? c->peer_buf - in_flight : PKT;
+			send_pkt(i, OP_RW, n);
+			in_flight += n;
+			poll_rx();
+		}
+		vq_kick(&txq);
+		mbox[M_FULL]++;
+	}
+	for (spins = 0; txq.nr_free < NTX; spins++) {
+		reclaim_tx();
+		if (spins == SPINS)
+			fail("tx never consumed", txq.nr_free);
+	}
+	mbox[M_PHASE] = 3;
+	uart_puts("vsock flood: every accepted conn holds its full credit\n");
+	/* 4: idle, still answering the device. */
+	for (;;) {
+		poll_rx();
+		mbox[M_BEAT]++;
+	}
+}
