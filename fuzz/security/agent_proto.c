@@ -7,8 +7,8 @@
  * reach the agent's socket, and a bug here runs as PID 1 of the guest. Each
  * accepted message must survive a repack/unpack round trip with the same
  * packed size (protobuf-c canonical output), and free cleanly. The agent's
- * frame reader (guest/agent/ttrpc.c conn__parse) is static and not reachable
- * from here; docs/security.md says so. */
+ * frame reader and dispatcher (guest/agent/ttrpc.c) are fuzzed through the
+ * real server by agent_ttrpc.c. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
