@@ -14,10 +14,14 @@
  *      the host socket took), RSTs and credit updates; then send each conn
  *      exactly the credit it has left, so the device holds a full ring.
  *   4. Idle: keep taking control packets, count a heartbeat.
+ * With polite=1 it posts rx buffers first and only opens connections (steps
+ * 2 and 4 without data): a device that can deliver packets polls each host
+ * socket, so its event loop (256 fds per VM) is what runs out first.
  * The mailbox (GUEST_MAILBOX, u64 words) reports to the host:
  *   [0] heartbeat  [1] RESPONSEs  [2] RSTs on conns within the cap
  *   [3] RSTs beyond the cap  [4] payload bytes the device took  [5] phase
- *   [6] other packets  [7] conns fully credited
+ *   [6] other packets  [7] conns fully credited  [8] conns open (RESPONSE,
+ *   no RST)
  * Payload is never written: every RW points at the same untouched 64 KiB,
  * so the guest's per-packet work is a header and a descriptor. */
 #include "../../devices/guests/lib/virtio_drv.h"
@@ -40,7 +44,7 @@
 
 enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE, OP_CREDIT_REQUEST };
 enum { C_REQ, C_EST, C_RST };
-enum { M_BEAT, M_RESP, M_RST_IN, M_RST_OUT, M_BYTES, M_PHASE, M_OTHER, M_FULL };
+enum { M_BEAT, M_RESP, M_RST_IN, M_RST_OUT, M_BYTES, M_PHASE, M_OTHER, M_FULL, M_LIVE };
 
 struct hdr {
 	uint64_t src_cid, dst_cid;
@@ -128,10 +132,13 @@ static void on_packet(const struct hdr *h)
 			fail("RESPONSE twice, conn", i);
 		c->state = C_EST;
 		mbox[M_RESP]++;
+		mbox[M_LIVE]++;
 		break;
 	case OP_RST:
 		if (c->state != C_RST)
 			mbox[i < n_cap ? M_RST_IN : M_RST_OUT]++;
+		if (c->state == C_EST)
+			mbox[M_LIVE]--;
 		c->state = C_RST;
 		break;
 	case OP_CREDIT_UPDATE:
@@ -176,27 +183,32 @@ static unsigned int poll_rx(void)
 	return n;
 }
 
-int guest_main(void)
+static void post_rx(void)
 {
-	uint64_t base = vdrv_find(VSOCK_ID, 0);
+	for (unsigned int i = 0; i < NRX; i++) {
+		struct vbuf b = { RXBUF + (uint64_t)i * 256, 256, true };
+		vq_add(&rxq, &b, 1, false);
+	}
+	vq_kick(&rxq);
+}
+
+/* Until every conn had its RESPONSE or RST. */
+static void wait_heard(void)
+{
+	for (uint64_t spins = 0; n_heard < n_conns; spins++) {
+		poll_rx();
+		if (spins == SPINS)
+			fail("conns never answered: heard", n_heard);
+	}
+}
+
+/* Steps 1 to 3 (see the top). */
+static void flood(void)
+{
 	uint64_t spins;
 
-	n_cap = (unsigned int)guest_opt("conns", 512);
-	n_conns = n_cap + (unsigned int)guest_opt("extra", 16);
-	host_port = (uint32_t)guest_opt("port", 7000);
-	if (n_conns > MAX_CONNS)
-		fail("too many conns", n_conns);
-	if (!base)
-		fail("no virtio-vsock device on the command line", 0);
-	if (vdrv_negotiate(base, 1ull << VDRV_F_VERSION_1) == ~0ull)
-		fail("FEATURES_OK refused", 0);
-	if (vdrv_queue(&rxq, base, 0, NRX, RXQ_MEM) || vdrv_queue(&txq, base, 1, NTX, TXQ_MEM) ||
-	    vdrv_queue(&evq, base, 2, 8, EVQ_MEM))
-		fail("queue setup", 0);
-	vdrv_driver_ok(base);
-	uart_puts("vsock flood: starving rx, opening connections\n");
-
 	/* 1: one REQUEST alone, so the device meets the empty rx queue. */
+	uart_puts("vsock flood: starving rx, opening connections\n");
 	mbox[M_PHASE] = 1;
 	send_pkt(0, OP_REQUEST, 0);
 	vq_kick(&txq);
@@ -220,16 +232,8 @@ int guest_main(void)
 	uart_puts("vsock flood: data queued, reading replies\n");
 
 	/* 3: replies, then the rest of each conn's credit. */
-	for (unsigned int i = 0; i < NRX; i++) {
-		struct vbuf b = { RXBUF + (uint64_t)i * 256, 256, true };
-		vq_add(&rxq, &b, 1, false);
-	}
-	vq_kick(&rxq);
-	for (spins = 0; n_heard < n_conns; spins++) {
-		poll_rx();
-		if (spins == SPINS)
-			fail("conns never answered: heard", n_heard);
-	}
+	post_rx();
+	wait_heard();
 	for (unsigned int i = 0; i < n_cap; i++) {
 		struct conn *c = &conns[i];
 		uint32_t in_flight = c->tx_cnt - c->peer_fwd;
@@ -252,6 +256,39 @@ int guest_main(void)
 	}
 	mbox[M_PHASE] = 3;
 	uart_puts("vsock flood: every accepted conn holds its full credit\n");
+}
+
+int guest_main(void)
+{
+	uint64_t base = vdrv_find(VSOCK_ID, 0);
+
+	n_cap = (unsigned int)guest_opt("conns", 512);
+	n_conns = n_cap + (unsigned int)guest_opt("extra", 16);
+	host_port = (uint32_t)guest_opt("port", 7000);
+	if (n_conns > MAX_CONNS)
+		fail("too many conns", n_conns);
+	if (!base)
+		fail("no virtio-vsock device on the command line", 0);
+	if (vdrv_negotiate(base, 1ull << VDRV_F_VERSION_1) == ~0ull)
+		fail("FEATURES_OK refused", 0);
+	if (vdrv_queue(&rxq, base, 0, NRX, RXQ_MEM) || vdrv_queue(&txq, base, 1, NTX, TXQ_MEM) ||
+	    vdrv_queue(&evq, base, 2, 8, EVQ_MEM))
+		fail("queue setup", 0);
+	vdrv_driver_ok(base);
+
+	if (guest_opt("polite", 0)) {
+		post_rx();
+		for (unsigned int i = 0; i < n_conns; i++) {
+			send_pkt(i, OP_REQUEST, 0);
+			vq_kick(&txq);
+			poll_rx();
+		}
+		wait_heard();
+		mbox[M_PHASE] = 3;
+		uart_puts("vsock flood: polite: every conn answered\n");
+	} else {
+		flood();
+	}
 	/* 4: idle, still answering the device. */
 	for (;;) {
 		poll_rx();
