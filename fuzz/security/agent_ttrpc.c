@@ -6,8 +6,9 @@
  * handlers that answer from a script instead of touching the system.
  *
  * An input is [chunking][behaviour] then a byte stream for the socket:
- * - chunking picks how the stream is cut into writes, each followed by
- *   loop turns until the agent has read it (partial headers and bodies);
+ * - chunking picks how the first MAX_CUTS writes cut the stream, each
+ *   followed by loop turns until the agent has read it (partial headers and
+ *   bodies);
  * - behaviour picks, call by call, what a handler does: answer Empty, echo
  *   the decoded request as its response (a repack), fail with a status, or
  *   hold the call (up to MAX_HELD streams at once) for a later answer.
@@ -39,6 +40,7 @@
 #define HDR_LEN 10
 #define MAX_HELD 64
 #define MAX_TURNS 10000
+#define MAX_CUTS 64
 
 static int listen_fd = -1;
 static struct sockaddr_un listen_addr;
@@ -209,8 +211,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&listen_addr, listen_addr_len))
 		abort();
 	while (off < size) {
-		size_t want = cuts[(chunking + chunk++ * (1u + (chunking >> 3))) & 7];
+		/* Past MAX_CUTS writes the rest goes in big ones: byte-sized writes
+		 * of a long input would cost turns without new paths. */
+		size_t want = chunk < MAX_CUTS ? cuts[(chunking + chunk * (1u + (chunking >> 3))) & 7]
+					       : 65536;
 		ssize_t w;
+
+		chunk++;
 
 		if (want > size - off)
 			want = size - off;
