@@ -413,15 +413,18 @@ static void e820_add(uint8_t *zp, uint64_t addr, uint64_t size, uint32_t type)
 	zp[BP_E820_ENTRIES] = n + 1;
 }
 
+/* The identity map is user-accessible (U bit at every level): Linux replaces
+ * it at once, and test guests run their code at CPL 3, the ring a PVM host
+ * runs natively (tests/vmm/guests/lib/runtime.c). */
 static int write_page_tables(struct vm *vm)
 {
-	uint64_t pml4 = BOOT_PDPT | 3, pdpt[4], pd[512];
+	uint64_t pml4 = BOOT_PDPT | 7, pdpt[4], pd[512];
 	int rc = gm__write(&vm->gm, BOOT_PML4, &pml4, sizeof(pml4));
 
 	for (unsigned int i = 0; i < 4 && !rc; i++) {
-		pdpt[i] = (BOOT_PD + i * 0x1000ULL) | 3;
+		pdpt[i] = (BOOT_PD + i * 0x1000ULL) | 7; /* P|RW|U */
 		for (unsigned int j = 0; j < 512; j++)
-			pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) + 0x83; /* P|RW|PS */
+			pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) + 0x87; /* P|RW|U|PS */
 		rc = gm__write(&vm->gm, BOOT_PD + i * 0x1000ULL, pd, sizeof(pd));
 	}
 	return rc ? rc : gm__write(&vm->gm, BOOT_PDPT, pdpt, sizeof(pdpt));

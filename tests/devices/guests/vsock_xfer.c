@@ -69,9 +69,14 @@ static void reclaim_tx(void)
 static bool send_pkt(struct conn *c, uint16_t op, uint32_t flags, uint32_t len)
 {
 	reclaim_tx();
-	unsigned int need = len && !use_indirect ? 2 : 1;
+	/* Alternate chained and indirect descriptors when both are possible.
+	 * Decided before the room check: a chained packet needs two
+	 * descriptors, and nothing may fail once the pattern has advanced. */
+	bool ind = use_indirect && len && (sends & 1);
+	unsigned int need = len && !ind ? 2 : 1;
 	if (txq.nr_free < need)
 		return false;
+	sends++;
 	uint16_t head = txq.free_head;
 	uint64_t slot = TXBUF + (uint64_t)head * 0x2000;
 	struct hdr *h = (struct hdr *)slot;
@@ -90,10 +95,8 @@ static bool send_pkt(struct conn *c, uint16_t op, uint32_t flags, uint32_t len)
 	for (uint32_t i = 0; i < len; i++)
 		data[i] = pattern_next(&c->txp);
 	struct vbuf b[2] = { { slot, HDR, false }, { slot + 64, len, false } };
-	/* Alternate chained and indirect descriptors when both are possible. */
-	bool ind = use_indirect && len && (sends++ & 1);
 	if (vq_add(&txq, b, len ? 2 : 1, ind) < 0)
-		return false;
+		fail("vq_add refused a packet it had room for", head);
 	c->tx_cnt += len;
 	vq_kick(&txq);
 	return true;

@@ -81,6 +81,8 @@ static inline int pattern_read_fd(int fd, uint64_t seed, size_t total, size_t *a
 		size_t ok = r > 0 ? pattern_check(&p, buf, (size_t)r) : 0;
 		if (r <= 0 || ok != (size_t)r) {
 			*at = got + ok;
+			/* Which: end of stream (0), an error (-1) or a wrong byte (1). */
+			errno = r < 0 ? errno : r == 0 ? 0 : EBADMSG;
 			return -1;
 		}
 		got += (size_t)r;

@@ -41,8 +41,9 @@ static int xfer_recv(int fd, uint64_t seed)
 	size_t at;
 	if (!pattern_read_fd(fd, seed, total, &at))
 		return 0;
-	fprintf(stderr, "vsock_host: stream %llu wrong or short at byte %zu of %zu\n",
-		(unsigned long long)seed, at, total);
+	fprintf(stderr, "vsock_host: stream %llu %s at byte %zu of %zu\n", (unsigned long long)seed,
+		errno == EBADMSG ? "has a wrong byte" : errno ? strerror(errno) : "ends early", at,
+		total);
 	return -1;
 }
 

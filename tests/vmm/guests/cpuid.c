@@ -6,6 +6,9 @@
  * default write-back), bit 25 MISC_ENABLE fast strings. */
 #include "guest.h"
 
+/* Ring 0: CPUID must trap to KVM (at CPL 3 a PVM host answers it from the host CPU) and rdmsr needs ring 0. */
+GUEST_NEEDS_CPL0;
+
 static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])

@@ -2,6 +2,9 @@
  * (an exception with no IDT) when the command line says joey.reset=triple. */
 #include "guest.h"
 
+/* Ring 0: lidt needs ring 0 (the triple-fault path). */
+GUEST_NEEDS_CPL0;
+
 static bool has(const char *hay, const char *needle)
 {
 	size_t n = strlen(needle);

@@ -5,6 +5,9 @@
  * interrupts with IIR reporting THRI, 1 on timeout. */
 #include "guest.h"
 
+/* Ring 0: lidt and hlt need ring 0, and so does the interrupt handler. */
+GUEST_NEEDS_CPL0;
+
 #define LAPIC 0xfee00000ULL
 #define IOAPIC 0xfec00000ULL
 #define VECTOR 0x24

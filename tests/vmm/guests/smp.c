@@ -4,6 +4,9 @@
  * counts in GUEST_MAILBOX + 8. Exit code 2 once both have run. */
 #include "guest.h"
 
+/* Ring 0: it reads CR3 and its second vCPU boots through real mode. */
+GUEST_NEEDS_CPL0;
+
 #define LAPIC 0xfee00000ULL
 #define LAPIC_ID 0x20
 #define LAPIC_SVR 0xf0

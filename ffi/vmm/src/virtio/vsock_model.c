@@ -41,6 +41,9 @@ struct vsock_conn {
 	char line[LINE_MAX_LEN];
 	uint32_t line_len;
 	bool host_eof, guest_shut_send, guest_shut_rcv, credit_queued;
+	/* The guest closed both ways with bytes still pending for the host:
+	 * they are written first, then the RST that ends the close goes out. */
+	bool closing;
 	bool registered;
 	uint32_t events;
 };
@@ -285,17 +288,25 @@ static void flush_notify(struct vsock_model *m)
 static void ctl_flush(struct vsock_model *m)
 {
 	struct vq_chain ch;
-	while (m->ctl_len && !m->broken && !rx_pop(m, &ch)) {
+	while (m->ctl_len && !m->broken) {
 		struct ctl_pkt *p = &m->ctl[m->ctl_head];
 		struct vsock_hdr h;
 		struct vsock_conn *c = conn_find(m, p->local_port, p->peer_port);
-		if (p->op == VSOCK_OP_CREDIT_UPDATE && c)
+		/* A SHUTDOWN or credit update queued for a connection that has
+		 * since been reset would carry no credit (zeros): its RST says
+		 * all there is to say. */
+		bool stale = !c && p->op != VSOCK_OP_RST;
+		if (!stale && rx_pop(m, &ch))
+			break;
+		m->ctl_head = (m->ctl_head + 1) % CTL_QUEUE;
+		m->ctl_len--;
+		if (stale)
+			continue;
+		if (p->op == VSOCK_OP_CREDIT_UPDATE)
 			c->credit_queued = false;
 		fill_hdr(m, p->op == VSOCK_OP_RST ? NULL : c, p->local_port, p->peer_port, p->op,
 			 p->flags, 0, &h);
 		rx_publish(m, &ch, &h);
-		m->ctl_head = (m->ctl_head + 1) % CTL_QUEUE;
-		m->ctl_len--;
 	}
 }
 
@@ -355,10 +366,14 @@ static void conn_after_guest_shutdown(struct vsock_conn *c)
 		shutdown(c->fd, SHUT_WR);
 	if (c->guest_shut_send && c->guest_shut_rcv) {
 		/* Full close from the guest: the receiving side answers RST
-		 * (what Linux expects to finish its close). */
-		pend_flush(c);
-		conn_reset(c);
-		return;
+		 * (what Linux expects to finish its close), once every byte the
+		 * guest sent reached the host socket; conn_read finishes a
+		 * close that has to wait for the host to read. */
+		if (pend_flush(c) || !c->pend_len) {
+			conn_reset(c);
+			return;
+		}
+		c->closing = true;
 	}
 	conn_update(c);
 }
@@ -627,7 +642,7 @@ static void conn_read(void *opaque, uint32_t events)
 		flush_notify(m);
 		return;
 	}
-	if ((events & EPOLLOUT) && pend_flush(c)) {
+	if ((events & EPOLLOUT) && (pend_flush(c) || (c->closing && !c->pend_len))) {
 		conn_reset(c);
 		ctl_flush(m);
 		flush_notify(m);

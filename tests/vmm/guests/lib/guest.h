@@ -6,6 +6,7 @@
  * (64-bit boot protocol, RSI = zero page, identity map of 4 GiB) or by QEMU
  * through the PVH note (32-bit entry; start.S builds a 1 GiB identity map).
  * No SSE (built with -mgeneral-regs-only), no interrupts (IF stays clear).
+ * guest_main runs at CPL 3 unless the guest says GUEST_NEEDS_CPL0 (below).
  *
  * Build one with the make function in guest.mk:
  *   include tests/vmm/guests/guest.mk
@@ -80,6 +81,15 @@ void uart_putc(char c);
 void uart_puts(const char *s);
 void uart_put_hex(uint64_t v);
 void uart_put_dec(uint64_t v);
+
+/* guest_main runs at CPL 3 with IOPL 3 (port I/O, MMIO and memory work;
+ * privileged instructions such as hlt, lidt, mov to/from CRs, rdmsr fault)
+ * because that is the ring a PVM host runs natively (see runtime.c). A
+ * guest that needs ring 0 says so at file scope with GUEST_NEEDS_CPL0; it
+ * then runs, slowly on PVM, at CPL 0 as before. */
+#define GUEST_NEEDS_CPL0 const int guest_needs_cpl0 = 1
+/* True while guest_main runs at CPL 3. */
+extern bool guest_user_mode;
 
 /* Leaves the VM through the debug-exit port; never returns. */
 __attribute__((noreturn)) void guest_exit(uint32_t code);

@@ -59,8 +59,111 @@ void uart_put_dec(uint64_t v)
 void guest_exit(uint32_t code)
 {
 	outl(GUEST_DEBUG_EXIT_PORT, code);
-	for (;;)
-		__asm__ volatile("cli; hlt");
+	/* The VMM stops the vCPU; hlt is privileged at CPL 3. */
+	for (;;) {
+		if (guest_user_mode)
+			cpu_relax();
+		else
+			__asm__ volatile("cli; hlt");
+	}
+}
+
+/* Why CPL 3: on a PVM host (pagetable-based KVM, no VMX/SVM) guest
+ * supervisor code that is not a PVM-aware kernel is emulated instruction
+ * by instruction (about 1 us each), while guest user code runs natively on
+ * the shadow page tables. So the runtime drops to ring 3 before guest_main,
+ * with every I/O port allowed (port I/O and MMIO still exit to the VMM as
+ * before; MMIO needs the U bit of the identity map). With VMX/SVM both
+ * rings run natively; nothing is lost. */
+bool guest_user_mode;
+
+/* Overridden by GUEST_NEEDS_CPL0 in guests that use privileged instructions. */
+__attribute__((weak)) const int guest_needs_cpl0 = 0;
+
+#define SEL_USER_DATA 0x2b
+#define SEL_USER_CODE 0x33
+#define SEL_TSS 0x40
+#define RFLAGS_IOPL3 0x3002 /* IOPL 3, IF clear, reserved bit 1 */
+#define PTE_P 1ULL
+#define PTE_U 4ULL
+#define PTE_ADDR 0x000ffffffffff000ULL
+
+extern uint64_t guest_gdt[];
+
+struct tss64 {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iopb;
+	/* All 65536 ports allowed, then the terminating all-ones byte. */
+	uint8_t io_bitmap[8192 + 1];
+} __attribute__((packed));
+
+static struct tss64 tss;
+/* Stack for interrupts and exceptions taken at CPL 3 (TSS.RSP0). */
+static uint8_t kernel_stack[16384] __attribute__((aligned(16)));
+
+/* True when the first 2 MiB of the identity map are user-accessible at
+ * every level (joey's loader and start.S's PVH path build them so). */
+static bool identity_map_is_user(void)
+{
+	uint64_t cr3, e;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	e = *(volatile uint64_t *)(cr3 & PTE_ADDR);
+	if ((e & (PTE_P | PTE_U)) != (PTE_P | PTE_U))
+		return false;
+	e = *(volatile uint64_t *)(e & PTE_ADDR);
+	if ((e & (PTE_P | PTE_U)) != (PTE_P | PTE_U))
+		return false;
+	if (e & 0x80) /* 1 GiB page */
+		return true;
+	e = *(volatile uint64_t *)(e & PTE_ADDR);
+	return (e & (PTE_P | PTE_U)) == (PTE_P | PTE_U);
+}
+
+__attribute__((noreturn)) static void guest_user_entry(void)
+{
+	guest_exit((uint32_t)guest_main());
+}
+
+/* Called by start.S at CPL 0. */
+int guest_start(void)
+{
+	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1, sp;
+
+	/* Read through volatile: the compiler may fold a weak constant. */
+	if (*(const volatile int *)&guest_needs_cpl0 || !identity_map_is_user())
+		return guest_main();
+	tss.rsp[0] = (uint64_t)kernel_stack + sizeof(kernel_stack);
+	/* Both IOPL 3 and an all-clear I/O bitmap: PVM keeps the guest's
+	 * effective IOPL at 0 and checks the TSS bitmap instead. */
+	tss.iopb = offsetof(struct tss64, io_bitmap);
+	tss.io_bitmap[8192] = 0xff;
+	guest_gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
+				 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	guest_gdt[SEL_TSS / 8 + 1] = base >> 32;
+	__asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
+	guest_user_mode = true;
+	/* Continue on this stack, below this frame, aligned as after a call. */
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	sp = ((sp - 256) & ~15ULL) - 8;
+	__asm__ volatile("mov %k0, %%ds\n\t"
+			 "mov %k0, %%es\n\t"
+			 "pushq %q0\n\t"
+			 "pushq %1\n\t"
+			 "pushq %2\n\t"
+			 "pushq %3\n\t"
+			 "pushq %4\n\t"
+			 "iretq"
+			 :
+			 : "r"((uint64_t)SEL_USER_DATA), "r"(sp), "i"(RFLAGS_IOPL3),
+			   "i"(SEL_USER_CODE), "r"((uint64_t)guest_user_entry)
+			 : "memory");
+	__builtin_unreachable();
 }
 
 void *memset(void *dst, int c, size_t n)

@@ -4,8 +4,11 @@
  *  pvh_start32  PVH (QEMU -M microvm -kernel guest.elf): 32-bit protected
  *               mode, paging off, EBX = hvm_start_info. Builds an identity
  *               map of the first 1 GiB and switches to long mode.
- * Both load the GDT below (code 0x10, data 0x18, as the Linux boot protocol
- * uses) and call guest_main on the guest's own stack. */
+ * Both load the GDT below (kernel code 0x10, data 0x18, as the Linux boot
+ * protocol uses; user segments and a TSS for guest_start) and call
+ * guest_start (runtime.c) on the guest's own stack, which runs guest_main at
+ * CPL 3 unless the guest asked for CPL 0 (see guest.h). The identity maps
+ * carry the U bit for that. */
 
 	.section .note.Xen, "a", @note
 	.p2align 2
@@ -21,12 +24,12 @@
 pvh_start32:
 	cli
 	movl %ebx, guest_pvh_start_info
-	movl $boot_pdpt + 3, boot_pml4
-	movl $boot_pd + 3, boot_pdpt
+	movl $boot_pdpt + 7, boot_pml4	/* present, writable, user */
+	movl $boot_pd + 7, boot_pdpt
 	xorl %ecx, %ecx
 1:	movl %ecx, %eax
 	shll $21, %eax
-	orl $0x83, %eax			/* present, writable, 2 MiB page */
+	orl $0x87, %eax			/* present, writable, user, 2 MiB page */
 	movl %eax, boot_pd(, %ecx, 8)
 	incl %ecx
 	cmpl $512, %ecx
@@ -64,21 +67,32 @@ common64:
 	movl %eax, %gs
 	leaq guest_stack_top(%rip), %rsp
 	xorl %ebp, %ebp
-	call guest_main
+	call guest_start
 	movl %eax, %edi
 	call guest_exit
 
-	.section .rodata
-	.p2align 3
-gdt:
+	/* Writable: ltr marks the TSS descriptor busy. The user selectors are
+	 * the ones Linux uses (0x23, 0x2b, 0x33): a PVM host runs guest user
+	 * code on its own user segments, which have these numbers. */
+	.data
+	.p2align 4
+	.globl guest_gdt
+guest_gdt:
 	.quad 0
 	.quad 0
 	.quad 0x00af9b000000ffff	/* 0x10: 64-bit code */
 	.quad 0x00cf93000000ffff	/* 0x18: data */
+	.quad 0x00cffb000000ffff	/* 0x23: user 32-bit code (unused) */
+	.quad 0x00cff3000000ffff	/* 0x2b: user data */
+	.quad 0x00affb000000ffff	/* 0x33: user 64-bit code */
+	.quad 0
+	.quad 0				/* 0x40: 64-bit TSS, filled by guest_start */
+	.quad 0
 gdt_end:
+	.p2align 3
 gdt_ptr:
-	.word gdt_end - gdt - 1
-	.quad gdt
+	.word gdt_end - guest_gdt - 1
+	.quad guest_gdt
 
 	.section .bss
 	.p2align 12
