@@ -6,10 +6,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "device_host.h"
 #include "harness.h"
+#include "virtio/vsock_model.h"
 
 #define MIB (1ULL << 20)
 
@@ -158,6 +160,59 @@ static int test_event_loop(void)
 	return PASS;
 }
 
+/* The loop holds a vsock device at its connection cap (one host socket per
+ * stream, plus its listener and kick eventfd) and more; past its limit an
+ * add says -ENOSPC; a freed slot is reused; high fd numbers work. */
+static int test_event_loop_capacity(void)
+{
+	enum { MAX_TRY = 1500 };
+	static int fds[MAX_TRY];
+	char err[JOEY_ERR_MAX];
+	struct loop_probe probe = { 0 };
+	struct rlimit rl;
+	joey_vm *vm;
+	int n = 0, rc = 0, high = -1;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < MAX_TRY + 64) {
+		rl.rlim_cur = rl.rlim_max < MAX_TRY + 64 ? rl.rlim_max : MAX_TRY + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < MAX_TRY + 64)
+		return harness_skip("RLIMIT_NOFILE below what the test needs");
+	CHECK(vmt_create(&vm, guest_path("hello"), 1, 8 * MIB, "", err, sizeof(err)) == 0, "%s",
+	      err);
+	while (n < MAX_TRY) {
+		fds[n] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fds[n] < 0)
+			break;
+		rc = vm__loop_add(vm, fds[n], EPOLLIN, loop_cb, &probe);
+		n++;
+		if (rc)
+			break;
+	}
+	int added = rc ? n - 1 : n;
+	int del = vm__loop_del(vm, fds[0]);
+	int again = vm__loop_add(vm, fds[n - 1], EPOLLIN, loop_cb, &probe);
+	/* dup2 onto a high number: the fd index grows on demand. */
+	high = dup2(fds[1], 1400);
+	int del_low = vm__loop_del(vm, fds[1]);
+	int add_high = high >= 0 ? vm__loop_add(vm, high, EPOLLIN, loop_cb, &probe) : -EBADF;
+	int mod_high = vm__loop_mod(vm, high, EPOLLIN | EPOLLOUT);
+	joey_vm_destroy(vm);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	if (high >= 0)
+		close(high);
+	printf("    %d fds watched before -ENOSPC\n", added);
+	CHECK(rc == -ENOSPC, "add %d ended with %d, want -ENOSPC", n, rc);
+	CHECK(added >= VSOCK_MAX_CONNS + 2 + 256, "only %d fds, vsock alone needs %d", added,
+	      VSOCK_MAX_CONNS + 2);
+	CHECK(del == 0 && again == 0, "delete %d, add into the freed slot %d", del, again);
+	CHECK(del_low == 0 && add_high == 0 && mod_high == 0, "high fd: del %d add %d mod %d",
+	      del_low, add_high, mod_high);
+	return PASS;
+}
+
 static int test_device_error_event(void)
 {
 	char err[JOEY_ERR_MAX];
@@ -201,6 +256,8 @@ int main(void)
 	harness_run("GSI allocation 5..23, irq trigger, irqfd, ioeventfd",
 		    test_irq_allocation_and_lines);
 	harness_run("epoll loop thread: add, callback, mod, del", test_event_loop);
+	harness_run("epoll loop capacity: a vsock device at its cap fits, then -ENOSPC",
+		    test_event_loop_capacity);
 	harness_run("device error: event and last-error text; guest_mem is memfd RAM",
 		    test_device_error_event);
 	return harness_finish();

@@ -9,9 +9,19 @@
 #include <unistd.h>
 
 #include "seccomp.h"
+#include "virtio/vsock_model.h"
 #include "vm.h"
 
-#define LOOP_MAX_FDS 256
+/* fds one VM's loop can watch. The big user is vsock: one host socket per
+ * stream, up to VSOCK_MAX_CONNS, plus its listener and kick eventfd; the
+ * rest (queue kick/call eventfds, tap, vhost-user) is a few dozen. Sized so
+ * that a vsock device at its cap still leaves room for everything else;
+ * past the limit vm__loop_add says -ENOSPC and the device refuses that one
+ * stream (RST), never the VM. Entries are 32 bytes: 32 KiB per VM, and only
+ * for VMs with devices. */
+#define LOOP_MAX_FDS 1024
+_Static_assert(LOOP_MAX_FDS >= VSOCK_MAX_CONNS + 2 + 256,
+	       "the event loop must hold a vsock device at its connection cap");
 #define LOOP_BATCH 32
 
 struct loop_entry {
@@ -27,6 +37,11 @@ struct loop {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	struct loop_entry entries[LOOP_MAX_FDS];
+	/* fd -> slot + 1 (0: not watched), grown on demand: O(1) lookups for
+	 * the frequent EPOLL_CTL_MOD calls of busy streams. */
+	uint16_t *slot_of;
+	int slot_of_len;
+	int free_hint;
 };
 
 static void *loop__thread(void *arg)
@@ -110,10 +125,26 @@ err_free:
 
 static int loop__slot(struct loop *loop, int fd)
 {
-	for (int i = 0; i < LOOP_MAX_FDS; i++)
-		if (loop->entries[i].live && loop->entries[i].fd == fd)
-			return i;
-	return -1;
+	return fd < loop->slot_of_len ? (int)loop->slot_of[fd] - 1 : -1;
+}
+
+/* Makes room for fd in slot_of; 0 or -ENOMEM. */
+static int loop__index_fd(struct loop *loop, int fd)
+{
+	int len = loop->slot_of_len;
+	uint16_t *g;
+
+	if (fd < len)
+		return 0;
+	while (len <= fd)
+		len = len ? len * 2 : 256;
+	g = realloc(loop->slot_of, sizeof(*g) * (size_t)len);
+	if (!g)
+		return -ENOMEM;
+	memset(g + loop->slot_of_len, 0, sizeof(*g) * (size_t)(len - loop->slot_of_len));
+	loop->slot_of = g;
+	loop->slot_of_len = len;
+	return 0;
 }
 
 int vm__loop_add(struct vm *vm, int fd, uint32_t events, loop_fn fn, void *opaque)
@@ -134,9 +165,15 @@ int vm__loop_add(struct vm *vm, int fd, uint32_t events, loop_fn fn, void *opaqu
 		rc = -EEXIST;
 		goto out;
 	}
-	for (int i = 0; i < LOOP_MAX_FDS && slot < 0; i++)
+	rc = loop__index_fd(loop, fd);
+	if (rc)
+		goto out;
+	for (int n = 0; n < LOOP_MAX_FDS && slot < 0; n++) {
+		int i = (loop->free_hint + n) % LOOP_MAX_FDS;
+
 		if (!loop->entries[i].live)
 			slot = i;
+	}
 	if (slot < 0) {
 		rc = -ENOSPC;
 		goto out;
@@ -148,6 +185,8 @@ int vm__loop_add(struct vm *vm, int fd, uint32_t events, loop_fn fn, void *opaqu
 	}
 	loop->entries[slot] = (struct loop_entry){ .fd = fd, .fn = fn, .opaque = opaque,
 						   .live = true };
+	loop->slot_of[fd] = (uint16_t)(slot + 1);
+	loop->free_hint = (slot + 1) % LOOP_MAX_FDS;
 out:
 	pthread_mutex_unlock(&loop->lock);
 	return rc;
@@ -169,8 +208,10 @@ static int loop__change(struct vm *vm, int fd, int op, uint32_t events)
 		rc = -ENOENT;
 	else if (epoll_ctl(loop->epfd, op, fd, &ev) < 0 && op != EPOLL_CTL_DEL)
 		rc = -errno;
-	else if (op == EPOLL_CTL_DEL)
+	else if (op == EPOLL_CTL_DEL) {
 		loop->entries[slot].live = false;
+		loop->slot_of[fd] = 0;
+	}
 	pthread_mutex_unlock(&loop->lock);
 	return rc;
 }
@@ -202,6 +243,7 @@ void loop__destroy(struct vm *vm)
 	close(loop->wake_fd);
 	close(loop->epfd);
 	pthread_mutex_destroy(&loop->lock);
+	free(loop->slot_of);
 	free(loop);
 	vm->loop = NULL;
 }

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #define BUF_ALLOC (256u << 10) /* what each connection lets the guest send ahead */
-#define MAX_CONNS 512
 #define CTL_QUEUE 1024
 #define TX_BUDGET 256          /* chains per turn before yielding the loop */
 #define RX_BUDGET 16           /* packets per connection per turn */
@@ -452,7 +451,7 @@ static void tx_packet(struct vsock_model *m, const struct vq_chain *ch)
 	struct vsock_conn *c = conn_find(m, h.dst_port, h.src_port);
 	if (h.op == VSOCK_OP_REQUEST) {
 		int fd = -1;
-		if (c || m->nr_conns >= MAX_CONNS || (fd = connect_host(m, h.dst_port)) < 0 ||
+		if (c || m->nr_conns >= VSOCK_MAX_CONNS || (fd = connect_host(m, h.dst_port)) < 0 ||
 		    !(c = conn_new(m, fd, CONN_ESTABLISHED))) {
 			if (fd >= 0)
 				close(fd);
@@ -668,7 +667,8 @@ static void listener_ready(void *opaque, uint32_t events)
 		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		struct vsock_conn *c = m->nr_conns < MAX_CONNS ? conn_new(m, fd, CONN_HANDSHAKE) : NULL;
+		struct vsock_conn *c =
+			m->nr_conns < VSOCK_MAX_CONNS ? conn_new(m, fd, CONN_HANDSHAKE) : NULL;
 		if (!c) {
 			close(fd);
 			continue;

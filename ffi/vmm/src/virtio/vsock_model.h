@@ -16,6 +16,10 @@
 #define VSOCK_HOST_CID 2
 #define VSOCK_HDR_SIZE 44
 #define VSOCK_MAX_PKT (64u << 10)
+/* Open streams per device (host- and guest-initiated, handshakes included):
+ * one host socket each, all watched by the VM's event loop (loop.c sizes
+ * itself from this). */
+#define VSOCK_MAX_CONNS 512
 
 enum { VSOCK_TYPE_STREAM = 1, VSOCK_TYPE_SEQPACKET = 2 };
 enum {
