@@ -20,8 +20,42 @@ export interface BuiltinOptions {
   agentVsock?: boolean;
 }
 
+/** A virtio-blk disk backed by a raw file (the library's "blk" model). */
+export interface BlkDeviceConfig {
+  kind: "blk";
+  /** The raw image file. */
+  path: string;
+  /** Writes fail with an I/O error and the guest sees VIRTIO_BLK_F_RO. */
+  readOnly?: boolean;
+  /** What GET_ID answers (the serial), at most 20 bytes. */
+  id?: string;
+}
+
+/** Devices the built-in VMM adds: the Hypervisor interface's, plus disks. */
+export type BuiltinDeviceConfig = DeviceConfig | BlkDeviceConfig;
+
+/** Spec text is "key=value,…": a value must not contain either separator. */
+function specValue(key: string, value: string): string {
+  if (/[,=]/.test(value) || value === "") {
+    throw new JoeyError("InvalidArgument", `device ${key} '${value}': empty, or has ',' or '='`);
+  }
+  return `${key}=${value}`;
+}
+
+function blkSpec(device: BlkDeviceConfig): string {
+  const parts = [specValue("path", device.path)];
+  if (device.readOnly) parts.push("ro=1");
+  if (device.id !== undefined) {
+    if (new TextEncoder().encode(device.id).length > 20) {
+      throw new JoeyError("InvalidArgument", `blk id '${device.id}': more than 20 bytes`);
+    }
+    parts.push(specValue("id", device.id));
+  }
+  return parts.join(",");
+}
+
 /** The device type and spec text joey_vm_add_device takes for a device. */
-export function deviceSpec(device: DeviceConfig): { type: string; spec: string } {
+export function deviceSpec(device: BuiltinDeviceConfig): { type: string; spec: string } {
   switch (device.kind) {
     case "vsock":
       return { type: "vsock", spec: `cid=3,uds=${device.socket}` };
@@ -29,6 +63,8 @@ export function deviceSpec(device: DeviceConfig): { type: string; spec: string }
       return { type: "fs", spec: `tag=${device.tag},socket=${device.socket}` };
     case "net":
       return { type: "net", spec: `tap=${device.tap},mac=${device.mac}` };
+    case "blk":
+      return { type: "blk", spec: blkSpec(device) };
   }
 }
 
@@ -111,8 +147,8 @@ export class BuiltinHypervisor implements Hypervisor {
     return this.#vm;
   }
 
-  /** Adds a device model (between prepare and start). */
-  async addDevice(device: DeviceConfig): Promise<void> {
+  /** Adds a device model (between prepare and start); disks too. */
+  async addDevice(device: BuiltinDeviceConfig): Promise<void> {
     const { type, spec } = deviceSpec(device);
     await this.vm.addDevice(type, spec);
   }
