@@ -9,8 +9,10 @@
 # they build without KVM and without the core.
 include tests/vmm/guests/guest.mk
 
-DEV_STANDALONE_SRCS := ffi/vmm/src/guest_mem.c $(wildcard ffi/vmm/src/vhost_user/*.c) \
-	ffi/vmm/src/virtio/virtqueue.c ffi/vmm/src/virtio/vsock_model.c
+# seccomp.c: the in-process back end's thread confines itself.
+DEV_STANDALONE_SRCS := ffi/vmm/src/guest_mem.c ffi/vmm/src/seccomp.c \
+	$(wildcard ffi/vmm/src/vhost_user/*.c) ffi/vmm/src/virtio/virtqueue.c \
+	ffi/vmm/src/virtio/vsock_model.c
 DEV_HDRS := $(wildcard ffi/vmm/src/*.h ffi/vmm/src/virtio/*.h ffi/vmm/src/vhost_user/*.h)
 DEV_CFLAGS := $(CFLAGS_COMMON) -pthread -Iffi/vmm/include -Iffi/vmm/src
 DEV_OBJS := $(patsubst ffi/vmm/src/%.c,$(BUILD_DIR)/devices/obj/%.o,$(DEV_STANDALONE_SRCS))

@@ -128,6 +128,25 @@ int joey_vm_read_mem(joey_vm *vm, uint64_t gpa, void *buf, uint64_t len);
  * -errno. */
 int64_t joey_vm_guest_resident(joey_vm *vm);
 
+/* joey's vsock device served as a vhost-user back end on a library thread,
+ * for an external QEMU (-device vhost-user-vsock-device with memfd-backed
+ * shared RAM): the guest gets the same hybrid vsock as a built-in VM. It
+ * listens on socket_path (a stale file is replaced) for one front end; the
+ * hybrid socket uds (CONNECT <port>, and <uds>_<port> for guest-initiated
+ * streams) exists on return. The thread is confined like a VM's I/O loop
+ * (seccomp). Returns 0 with *out set, or -errno with the reason in err. */
+typedef struct joey_vhost_vsock joey_vhost_vsock;
+int joey_vhost_vsock_start(const char *socket_path, const char *uds, uint64_t guest_cid,
+			   joey_vhost_vsock **out, char *err, uint32_t errlen);
+/* 1 while it serves (waiting for its front end or attached to it), 0 once
+ * the front end went away or the server failed. */
+int joey_vhost_vsock_running(joey_vhost_vsock *s);
+/* Ends the server if still running, joins its thread, removes both socket
+ * files and frees it; s is invalid afterwards. Returns 0, or -errno with the
+ * reason in err (-EPROTO: the guest broke its rings). Blocks briefly (FFI:
+ * nonblocking). */
+int joey_vhost_vsock_stop(joey_vhost_vsock *s, char *err, uint32_t errlen);
+
 /* The pump: copies the next event of any VM into *ev and returns 1, or
  * returns 0 when none is queued. Never blocks. */
 int joey_event_next(struct joey_event *ev);

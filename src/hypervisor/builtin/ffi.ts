@@ -54,6 +54,20 @@ export const symbols = {
   joey_vm_read_mem: { parameters: ["pointer", "u64", "buffer", "u64"], result: "i32" },
   // int64_t joey_vm_guest_resident(joey_vm *vm)
   joey_vm_guest_resident: { parameters: ["pointer"], result: "i64" },
+  // int joey_vhost_vsock_start(const char *socket_path, const char *uds, uint64_t guest_cid,
+  //                            joey_vhost_vsock **out, char *err, uint32_t errlen)
+  joey_vhost_vsock_start: {
+    parameters: ["buffer", "buffer", "u64", "buffer", "buffer", "u32"],
+    result: "i32",
+  },
+  // int joey_vhost_vsock_running(joey_vhost_vsock *s)
+  joey_vhost_vsock_running: { parameters: ["pointer"], result: "i32" },
+  // int joey_vhost_vsock_stop(joey_vhost_vsock *s, char *err, uint32_t errlen)  (joins the thread)
+  joey_vhost_vsock_stop: {
+    parameters: ["pointer", "buffer", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
   // int joey_event_next(struct joey_event *ev)  (never blocks)
   joey_event_next: { parameters: ["buffer"], result: "i32" },
   // int joey_event_wait(int32_t timeout_ms)

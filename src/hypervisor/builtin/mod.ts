@@ -13,6 +13,7 @@ import { vmm } from "./library.ts";
 import { BuiltinVm } from "./vm.ts";
 
 export { BuiltinVm, type BuiltinVmOptions, type VmState } from "./vm.ts";
+export { VhostVsockBackend, type VhostVsockOptions } from "./vhost_vsock.ts";
 
 /** Options beyond the configuration section. */
 export interface BuiltinOptions {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../seccomp.h"
 #include "../virtio/vsock_model.h"
 #include "backend.h"
 
@@ -249,14 +251,27 @@ struct vhost_vsock_server {
 	int stop_fd;
 	pthread_t thread;
 	int result;
+	atomic_bool done;
 	char err[256];
 };
 
 static void *server_main(void *arg)
 {
 	struct vhost_vsock_server *s = arg;
-	s->result = vv_run(s->v, s->err, sizeof(s->err));
+	/* It parses what a guest wrote, like a VM's I/O loop: the same
+	 * confinement, and fail closed without it (docs/security.md). */
+	s->result = seccomp__install(SECCOMP_IO);
+	if (s->result)
+		snprintf(s->err, sizeof(s->err), "seccomp: %s", strerror(-s->result));
+	else
+		s->result = vv_run(s->v, s->err, sizeof(s->err));
+	atomic_store(&s->done, true);
 	return NULL;
+}
+
+int vhost_vsock__running(struct vhost_vsock_server *s)
+{
+	return !atomic_load(&s->done);
 }
 
 int vhost_vsock__start(const char *socket_path, const char *uds, uint64_t guest_cid,

@@ -16,10 +16,13 @@
 int vhost_vsock__serve(const char *socket_path, const char *uds, uint64_t guest_cid,
 		       int stop_fd, char *err, size_t errlen);
 
-/* The same on a library thread: returns once both sockets listen. */
+/* The same on a library thread, confined by seccomp like a VM's I/O loop:
+ * returns once both sockets listen. */
 struct vhost_vsock_server;
 int vhost_vsock__start(const char *socket_path, const char *uds, uint64_t guest_cid,
 		       struct vhost_vsock_server **out, char *err, size_t errlen);
+/* 1 while the thread serves, 0 once it returned. */
+int vhost_vsock__running(struct vhost_vsock_server *s);
 /* Ends the server (if still running), joins its thread and frees it;
  * returns what vhost_vsock__serve returned. */
 int vhost_vsock__stop(struct vhost_vsock_server *s, char *err, size_t errlen);
