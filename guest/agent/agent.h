@@ -12,6 +12,7 @@
 #define JOEY_AGENT_AGENT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "agent.pb-c.h"
@@ -90,6 +91,8 @@ struct container {
 	struct proc *init;
 	struct proc *execs;
 	struct mounted *mounts; /* storages mounted for this container */
+	int oom_wd;            /* inotify watch on memory.events (oom.c), 0 = none */
+	uint64_t oom_kills;    /* memory.events oom_kill already reported */
 };
 
 /* Global agent state. */
@@ -158,6 +161,15 @@ int cgroup__stats(struct container *c, Grpc__CgroupStats *st);
 void cgroup__stats_free(Grpc__CgroupStats *st);
 int cgroup__kill(struct container *c);
 void cgroup__destroy(struct container *c);
+/* The memory.events oom_kill counter; -errno without the memory controller. */
+int cgroup__oom_kills(const struct container *c, uint64_t *n);
+
+/* oom.c: OOM kills counted in containers' cgroups, for GetOOMEvent */
+void oom__watch(struct container *c);
+void oom__unwatch(struct container *c);
+void oom__check(struct container *c);
+int oom__get_event(struct call *call, struct rpc_reply *r);
+void oom__cancel_all(void);
 
 /* service.c */
 extern const struct rpc_method agent_methods[];

@@ -46,6 +46,7 @@ int cgroup__create(struct container *c)
 		return -ENAMETOOLONG;
 	if (mkdir(c->cgroup, 0755) < 0 && errno != EEXIST)
 		return -errno;
+	oom__watch(c);
 	return 0;
 }
 
@@ -240,8 +241,22 @@ int cgroup__kill(struct container *c)
 	return util__write_file(path, "1");
 }
 
+int cgroup__oom_kills(const struct container *c, uint64_t *n)
+{
+	char path[4200], text[512];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "%s/memory.events", c->cgroup);
+	len = util__read_file(path, text, sizeof(text));
+	if (len < 0)
+		return len;
+	*n = keyed(text, "oom_kill");
+	return 0;
+}
+
 void cgroup__destroy(struct container *c)
 {
+	oom__unwatch(c);
 	if (c->cgroup[0] && rmdir(c->cgroup) < 0 && errno != ENOENT)
 		agent_log("removing cgroup %s: %s", c->cgroup, strerror(errno));
 }

@@ -361,6 +361,8 @@ void proc__exited(struct proc *p, int wstatus)
 	p->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 	if (p == p->c->init)
 		p->c->state = C_STOPPED;
+	/* An OOM kill is counted before its SIGKILL: report it ahead of the exit. */
+	oom__check(p->c);
 	while (p->waits) {
 		struct exit_wait *ew = p->waits;
 

@@ -59,6 +59,7 @@ static int destroy_sandbox(const ProtobufCMessage *msg, struct call *call, struc
 	(void)msg, (void)call, (void)r;
 	container__remove_all();
 	mount__undo(&agent.sandbox_mounts);
+	oom__cancel_all();
 	agent.sandbox_created = false;
 	return 0;
 }
@@ -287,6 +288,13 @@ static int guest_details(const ProtobufCMessage *msg, struct call *call, struct 
 	return 0;
 }
 
+/* A long poll: answered when a container's cgroup counts an OOM kill. */
+static int get_oom_event(const ProtobufCMessage *msg, struct call *call, struct rpc_reply *r)
+{
+	(void)msg;
+	return oom__get_event(call, r);
+}
+
 static int health_check(const ProtobufCMessage *msg, struct call *call, struct rpc_reply *r)
 {
 	Grpc__HealthCheckResponse resp = GRPC__HEALTH_CHECK_RESPONSE__INIT;
@@ -329,6 +337,7 @@ const struct rpc_method agent_methods[] = {
 	AGENT_RPC("UpdateContainer", grpc__update_container_request, update_container),
 	AGENT_RPC("StatsContainer", grpc__stats_container_request, stats_container),
 	AGENT_RPC("GetGuestDetails", grpc__guest_details_request, guest_details),
+	AGENT_RPC("GetOOMEvent", grpc__get_oomevent_request, get_oom_event),
 	{ "grpc.Health", "Check", &grpc__check_request__descriptor, health_check },
 	{ "grpc.Health", "Version", &grpc__check_request__descriptor, health_version },
 };

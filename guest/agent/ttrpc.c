@@ -41,6 +41,7 @@ static struct {
 	struct conn *conns;
 	const struct rpc_method *methods;
 	size_t n;
+	void (*close_hooks[4])(void);
 } server;
 
 int rpc_fail(struct rpc_reply *r, int code, const char *fmt, ...)
@@ -77,6 +78,10 @@ static void conn__close(struct conn *c)
 	loop__del(&c->w);
 	close(c->w.fd);
 	c->w.fd = -1;
+	/* Hooks see c closed and release its held calls; the socket's own
+	 * reference goes last, so c outlives them. */
+	for (size_t i = 0; i < ARRAY_SIZE(server.close_hooks) && server.close_hooks[i]; i++)
+		server.close_hooks[i]();
 	conn__put(c);
 }
 
@@ -354,6 +359,19 @@ int ttrpc__serve(int listen_fd, const struct rpc_method *methods, size_t n)
 	server.methods = methods;
 	server.n = n;
 	return loop__add(&server.w, listen_fd, EPOLLIN, server__on_accept);
+}
+
+int ttrpc__on_close(void (*fn)(void))
+{
+	for (size_t i = 0; i < ARRAY_SIZE(server.close_hooks); i++) {
+		if (server.close_hooks[i] == fn)
+			return 0;
+		if (!server.close_hooks[i]) {
+			server.close_hooks[i] = fn;
+			return 0;
+		}
+	}
+	return -ENOSPC;
 }
 
 void ttrpc__hold(struct call *call, struct call *held)

@@ -61,6 +61,11 @@ int ttrpc__serve(int listen_fd, const struct rpc_method *methods, size_t n);
  * their owners release them). */
 void ttrpc__shutdown(void);
 
+/* Registers fn to run after any connection closes, so that a module
+ * holding calls can release those whose client has gone at once rather
+ * than at its next answer (at most 4 hooks; -ENOSPC beyond). */
+int ttrpc__on_close(void (*fn)(void));
+
 /* Moves a call into *held for a later answer; the held call keeps the
  * connection referenced (answers on a connection that has gone are dropped). */
 void ttrpc__hold(struct call *call, struct call *held);

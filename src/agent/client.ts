@@ -290,6 +290,18 @@ export class AgentClient {
     }, "StatsContainerResponse") as unknown as StatsContainerResponse;
   }
 
+  /**
+   * Waits for the next container whose cgroup counted an OOM kill and
+   * returns its id (a long poll: no deadline unless options give one;
+   * DestroySandbox answers it with Canceled).
+   */
+  async getOomEvent(options?: CallOptions): Promise<string> {
+    const r = await this.#call(AGENT, "GetOOMEvent", "GetOOMEventRequest", "OOMEvent", {}, {
+      ...options,
+    });
+    return r.container_id as string;
+  }
+
   /** Agent version, capabilities and memory block size. */
   async getGuestDetails(): Promise<GuestDetailsResponse> {
     return await this.#quick("GetGuestDetails", "GuestDetailsRequest", {
