@@ -8,6 +8,7 @@
  * "OK <port>", 32 streams open at once, GET_VRING_BASE reports the ring
  * position, and closing the front end ends the back end cleanly with its
  * sockets removed. No KVM needed. */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -115,6 +116,37 @@ static bool guest_recv(struct vsock_hdr *h)
 	return true;
 }
 
+/* The Seccomp: line of the back end's thread (named joey-vhu-vsock):
+ * 2 = filter mode; -1 when the thread is not found. */
+static int backend_seccomp_mode(void)
+{
+	char path[300], line[128];
+	int mode = -1;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	while (d && mode < 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		bool ours = f && fgets(line, sizeof(line), f) && !strcmp(line, "joey-vhu-vsock\n");
+		if (f)
+			fclose(f);
+		if (!ours)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Seccomp:", 8))
+				mode = atoi(line + 8);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return mode;
+}
+
 static int host_connect(const char *path, const char *line)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -155,6 +187,10 @@ int main(void)
 
 	CHECK(!vhost_vsock__start(sock, uds, 3, &srv, err, sizeof(err)));
 	CHECK(!vhu_frontend__connect(&fe, sock));
+	CHECK(vhost_vsock__running(srv) == 1);
+	int sc = backend_seccomp_mode();
+	CHECK(sc == 2);
+	printf("  ok   the back end's thread runs under a seccomp filter\n");
 	CHECK(fe.features & (1ull << VIRTIO_F_VERSION_1));
 	CHECK(fe.features & (1ull << VHU_F_PROTOCOL_FEATURES));
 	CHECK(fe.protocol & (1ull << VHU_PROTOCOL_F_REPLY_ACK)); /* every set below is acked */

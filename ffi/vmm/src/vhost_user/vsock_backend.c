@@ -258,6 +258,7 @@ struct vhost_vsock_server {
 static void *server_main(void *arg)
 {
 	struct vhost_vsock_server *s = arg;
+	pthread_setname_np(pthread_self(), "joey-vhu-vsock");
 	/* It parses what a guest wrote, like a VM's I/O loop: the same
 	 * confinement, and fail closed without it (docs/security.md). */
 	s->result = seccomp__install(SECCOMP_IO);
