@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "net.h"
 #include "util.h"
 
 struct agent agent;
@@ -255,6 +256,7 @@ int main(int argc, char **argv)
 		agent_log("opening /proc/self/ns/pid: %s", strerror(errno));
 		return 1;
 	}
+	net__init();
 	err = cgroup__init(agent.cgroup_root);
 	if (err)
 		agent_log("cgroup root %s: %s (containers run without cgroup limits)", agent.cgroup_root,

@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "health.pb-c.h"
+#include "net.h"
 #include "util.h"
 
 #define REQ(type, var) const type *var = (const type *)msg
@@ -337,6 +338,10 @@ const struct rpc_method agent_methods[] = {
 	AGENT_RPC("UpdateContainer", grpc__update_container_request, update_container),
 	AGENT_RPC("StatsContainer", grpc__stats_container_request, stats_container),
 	AGENT_RPC("GetGuestDetails", grpc__guest_details_request, guest_details),
+	AGENT_RPC("UpdateInterface", grpc__update_interface_request, net__update_interface),
+	AGENT_RPC("UpdateRoutes", grpc__update_routes_request, net__update_routes),
+	AGENT_RPC("ListInterfaces", grpc__list_interfaces_request, net__list_interfaces),
+	AGENT_RPC("ListRoutes", grpc__list_routes_request, net__list_routes),
 	AGENT_RPC("GetOOMEvent", grpc__get_oomevent_request, get_oom_event),
 	{ "grpc.Health", "Check", &grpc__check_request__descriptor, health_check },
 	{ "grpc.Health", "Version", &grpc__check_request__descriptor, health_version },

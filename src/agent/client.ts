@@ -13,6 +13,8 @@ import type {
   CreateSandboxRequest,
   GuestDetailsResponse,
   LinuxResources,
+  NetInterface,
+  NetRoute,
   OciProcess,
   ServingStatus,
   StatsContainerResponse,
@@ -308,5 +310,33 @@ export class AgentClient {
       mem_block_size: true,
       mem_hotplug_probe: true,
     }, "GuestDetailsResponse") as unknown as GuestDetailsResponse;
+  }
+
+  /** Configures the guest NIC whose MAC is iface.hwAddr; returns it as it ends up. */
+  async updateInterface(iface: NetInterface): Promise<NetInterface> {
+    const r = await this.#quick("UpdateInterface", "UpdateInterfaceRequest", {
+      interface: { ...iface },
+    }, "Interface");
+    return r as unknown as NetInterface;
+  }
+
+  /** Replaces the guest's routes (main table; the kernel's own stay); returns the table after. */
+  async updateRoutes(routes: NetRoute[]): Promise<NetRoute[]> {
+    const r = await this.#quick("UpdateRoutes", "UpdateRoutesRequest", {
+      routes: { Routes: routes },
+    }, "Routes");
+    return r.Routes as NetRoute[];
+  }
+
+  /** The guest's network interfaces with their addresses. */
+  async listInterfaces(): Promise<NetInterface[]> {
+    const r = await this.#quick("ListInterfaces", "ListInterfacesRequest", {}, "Interfaces");
+    return r.Interfaces as NetInterface[];
+  }
+
+  /** The guest's main routing table. */
+  async listRoutes(): Promise<NetRoute[]> {
+    const r = await this.#quick("ListRoutes", "ListRoutesRequest", {}, "Routes");
+    return r.Routes as NetRoute[];
   }
 }

@@ -124,3 +124,35 @@ export interface GuestDetailsResponse {
 
 /** grpc.Health status names. */
 export type ServingStatus = "UNKNOWN" | "SERVING" | "NOT_SERVING";
+
+/** grpc.IPAddress: mask is the prefix length in decimal ("24"). */
+export interface NetIpAddress {
+  family: "v4" | "v6";
+  address: string;
+  mask: string;
+}
+
+/**
+ * grpc.Interface (Kata's types.Interface): the agent finds the NIC by
+ * hwAddr, renames it to name, sets mtu (0 keeps it) and replaces its
+ * addresses.
+ */
+export interface NetInterface {
+  device?: string;
+  name?: string;
+  IPAddresses?: NetIpAddress[];
+  mtu?: number;
+  hwAddr: string;
+  raw_flags?: number;
+}
+
+/** grpc.Route: dest "" is the default route; scope is RT_SCOPE_* (253 = link). */
+export interface NetRoute {
+  dest?: string;
+  gateway?: string;
+  device?: string;
+  source?: string;
+  scope?: number;
+  family?: "v4" | "v6";
+  flags?: number;
+}
