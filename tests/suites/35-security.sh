@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Reliability and security (issue 8), the C part: the VMM's seccomp filters
 # (forbidden calls from running vCPU/I/O threads), VMM fault injection
-# (faulting VMs beside a running one), plain and under ASan+UBSan, then the
-# security fuzz targets: regression inputs replayed and a few seconds each.
+# (faulting VMs beside a running one), the vsock flood (512 unread
+# connections at full credit stay within the per-VM bound), plain and under
+# ASan+UBSan, then the security fuzz targets (loader, the agent's protobuf
+# decoders and its ttrpc server): regression inputs replayed and a few
+# seconds each.
 # The Deno parts (tests/faults/, tests/security/*_test.ts, tests/ttrpc/
 # property tests) run in 90-deno with every other Deno test.
 . tests/lib/suite.sh
