@@ -53,8 +53,9 @@ export class VirtContainerHandler implements RuntimeHandler {
     return sb;
   }
 
-  /** When the VM dies under its containers, their processes exit (255). */
+  /** When the VM dies under its containers, their processes exit (255); OOM kills are reported. */
   #watchVm(sandbox: Sandbox): void {
+    sandbox.watchOom((id) => this.#listener.oom(id));
     // Promise.resolve().then: a VM object that throws instead of rejecting
     // must not become an unhandled error (it would end the shim).
     Promise.resolve().then(() => sandbox.vm.wait()).then(() => {

@@ -19,6 +19,7 @@ import { AgentConnection } from "./agent_conn.ts";
 import { configureGuestNetwork } from "./guest_network.ts";
 import { log } from "../../shim/log.ts";
 import { followConsole } from "./console_log.ts";
+import { OomWatcher } from "./oom_watcher.ts";
 
 /** The pod annotation that groups containers into one sandbox. */
 export const SANDBOX_ID_ANNOTATION = "io.kubernetes.cri.sandbox-id";
@@ -63,6 +64,7 @@ export class Sandbox {
   /** Stops the console copy (enable_debug). */
   #consoleStop = new AbortController();
   #consoleCopy: Promise<void> = Promise.resolve();
+  #oom: OomWatcher | null = null;
 
   private constructor(
     id: string,
@@ -217,6 +219,20 @@ export class Sandbox {
     this.#consoleCopy = copy;
   }
 
+  /**
+   * Reports OOM kills in the guest: onOom(id) for each container of this
+   * sandbox whose cgroup counted one, until stop().
+   */
+  watchOom(onOom: (id: string) => void): void {
+    if (this.#oom || this.#stopping) return;
+    this.#oom = OomWatcher.start({
+      sandboxId: this.id,
+      agent: this.agent,
+      isKnown: (id) => this.containers.has(id),
+      onOom,
+    });
+  }
+
   /** Whether stop() has begun. */
   get stopping(): boolean {
     return this.#stopping;
@@ -227,8 +243,11 @@ export class Sandbox {
     if (this.#stopping) return;
     this.#stopping = true;
     const t0 = performance.now();
+    // DestroySandbox answers the OOM watcher's call (Canceled), close() any other end.
+    this.#oom?.stop();
     await this.agent.call("DestroySandbox", {}, { timeoutMs: 5000 }).catch(() => {});
     this.agent.close();
+    await this.#oom?.done;
     await this.vm.stop();
     this.#consoleStop.abort();
     await this.#consoleCopy;
