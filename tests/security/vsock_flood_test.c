@@ -14,7 +14,7 @@
  *     flooding one;
  *   - destroy closes every host connection, removes the hybrid socket, and
  *     gives the memory and fds back.
- * Bounded: 90 s for the flood (test-guest code may be emulated here). */
+ * Bounded: 60 s for the flood (test-guest code may be emulated here). */
 #include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
@@ -37,7 +37,7 @@
 #define CREDIT (256u << 10)
 #define BOUND ((uint64_t)CAP * CREDIT)
 #define SLACK (16 * MIB)
-#define FLOOD_MS 90000
+#define FLOOD_MS 60000
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1

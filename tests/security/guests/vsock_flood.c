@@ -12,7 +12,9 @@
  *      (256 KiB) of data on each accepted conn, without waiting for replies.
  *   3. Post rx buffers, read the queued RESPONSEs (whose fwd_cnt says what
  *      the host socket took), RSTs and credit updates; then send each conn
- *      exactly the credit it has left, so the device holds a full ring.
+ *      exactly the credit it has left, and again after a CREDIT_REQUEST
+ *      round while the host sockets still take bytes, so the device ends
+ *      up holding a full ring per conn.
  *   4. Idle: keep taking control packets, count a heartbeat.
  * With polite=1 it posts rx buffers first and only opens connections (steps
  * 2 and 4 without data): a device that can deliver packets polls each host
@@ -55,13 +57,13 @@ struct hdr {
 
 struct conn {
 	uint8_t state;
-	bool heard;
+	bool heard, asked;
 	uint32_t tx_cnt, peer_fwd, peer_buf;
 };
 
 static struct vq rxq, txq, evq;
 static struct conn conns[MAX_CONNS];
-static unsigned int n_conns, n_cap, n_heard;
+static unsigned int n_conns, n_cap, n_heard, n_asked;
 static uint32_t host_port;
 static volatile uint64_t *const mbox = (volatile uint64_t *)GUEST_MAILBOX;
 
@@ -140,8 +142,16 @@ static void on_packet(const struct hdr *h)
 		if (c->state == C_EST)
 			mbox[M_LIVE]--;
 		c->state = C_RST;
+		if (c->asked) {
+			c->asked = false;
+			n_asked--;
+		}
 		break;
 	case OP_CREDIT_UPDATE:
+		if (c->asked) {
+			c->asked = false;
+			n_asked--;
+		}
 		break;
 	default:
 		mbox[M_OTHER]++;
@@ -202,6 +212,35 @@ static void wait_heard(void)
 	}
 }
 
+/* Sends every established conn the credit it has left; the bytes sent.
+ * Returns once the device has taken them all. */
+static uint64_t fill_credit(void)
+{
+	uint64_t sent = 0, spins;
+
+	for (unsigned int i = 0; i < n_cap; i++) {
+		struct conn *c = &conns[i];
+		uint32_t in_flight = c->tx_cnt - c->peer_fwd;
+
+		if (c->state != C_EST)
+			continue;
+		while (in_flight < c->peer_buf) {
+			uint32_t n = c->peer_buf - in_flight < PKT ? c->peer_buf - in_flight : PKT;
+			send_pkt(i, OP_RW, n);
+			in_flight += n;
+			sent += n;
+			poll_rx();
+		}
+		vq_kick(&txq);
+	}
+	for (spins = 0; txq.nr_free < NTX; spins++) {
+		reclaim_tx();
+		if (spins == SPINS)
+			fail("tx never consumed", txq.nr_free);
+	}
+	return sent;
+}
+
 /* Steps 1 to 3 (see the top). */
 static void flood(void)
 {
@@ -231,29 +270,27 @@ static void flood(void)
 	mbox[M_PHASE] = 2;
 	uart_puts("vsock flood: data queued, reading replies\n");
 
-	/* 3: replies, then the rest of each conn's credit. */
+	/* 3: replies, then the rest of each conn's credit; then ask each conn
+	 * for a fresh count and fill again, until the host sockets take no
+	 * more (a host with bigger socket buffers needs more rounds). */
 	post_rx();
 	wait_heard();
-	for (unsigned int i = 0; i < n_cap; i++) {
-		struct conn *c = &conns[i];
-		uint32_t in_flight = c->tx_cnt - c->peer_fwd;
-
-		if (c->state != C_EST)
-			continue;
-		while (in_flight < c->peer_buf) {
-			uint32_t n = c->peer_buf - in_flight < PKT ? c->peer_buf - in_flight : PKT;
-			send_pkt(i, OP_RW, n);
-			in_flight += n;
-			poll_rx();
-		}
+	for (unsigned int round = 0; round < 8 && fill_credit(); round++) {
+		for (unsigned int i = 0; i < n_cap; i++)
+			if (conns[i].state == C_EST) {
+				conns[i].asked = true;
+				n_asked++;
+				send_pkt(i, OP_CREDIT_REQUEST, 0);
+			}
 		vq_kick(&txq);
-		mbox[M_FULL]++;
+		/* An answer can be lost (the device drops control packets past
+		 * its queue bound): wait a while, then go on with what came. */
+		for (spins = 0; n_asked && spins < SPINS / 16; spins++)
+			poll_rx();
 	}
-	for (spins = 0; txq.nr_free < NTX; spins++) {
-		reclaim_tx();
-		if (spins == SPINS)
-			fail("tx never consumed", txq.nr_free);
-	}
+	for (unsigned int i = 0; i < n_cap; i++)
+		if (conns[i].state == C_EST && conns[i].tx_cnt - conns[i].peer_fwd == conns[i].peer_buf)
+			mbox[M_FULL]++;
 	mbox[M_PHASE] = 3;
 	uart_puts("vsock flood: every accepted conn holds its full credit\n");
 }
