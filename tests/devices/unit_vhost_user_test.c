@@ -97,7 +97,7 @@ static int kick_fds[2], call_fds[2];
 /* A header-only packet from the guest, one descriptor per packet. */
 static void guest_send(uint32_t op, uint32_t src, uint32_t dst)
 {
-	uint16_t d = tx_avail;
+	uint16_t d = tx_avail % NUM;
 	hdr_ports(TXBUF + 0x100ull * d, op, 0, src, dst);
 	ring_put_desc(&gm, TXQ, d, TXBUF + 0x100ull * d, VSOCK_HDR_SIZE, 0, 0);
 	avail_add(TXQ, &tx_avail, d);
@@ -114,6 +114,97 @@ static bool guest_recv(struct vsock_hdr *h)
 	rx_seen++;
 	vsock_hdr__decode(ram + RXBUF + 0x2000ull * id, h);
 	return true;
+}
+
+/* Like guest_recv, but gives up after ms. */
+static bool guest_recv_within(struct vsock_hdr *h, int ms)
+{
+	for (int waited = 0; used_idx(RXQ) == rx_seen && waited < ms; waited += 5)
+		usleep(5000);
+	return used_idx(RXQ) != rx_seen && guest_recv(h);
+}
+
+#define CLOSE_BUF 0x100000 /* 44-byte header + 4 KiB payload per descriptor */
+#define CLOSE_MAX (16u << 20)
+#define CLOSE_CREDIT (256u << 10) /* the back end's buf_alloc */
+
+/* The guest sends on 777 -> 1024 while the host reads nothing, until the
+ * back end's credit runs out (so it holds up to its buf_alloc that the
+ * host socket would not take), then closes both ways. The RST that ends
+ * the close may only come once every byte reached the host, which reads
+ * them all, in order, then EOF. */
+static bool full_close_flushes_first(int conn, uint32_t already_sent)
+{
+	struct vsock_hdr h;
+	uint32_t sent = 0, fwd = 0;
+	while (sent < CLOSE_MAX) {
+		/* Credit updates the back end sent (fwd_cnt only grows); with
+		 * none left, wait a little for one: none means the host socket
+		 * is full and the back end holds the rest. */
+		bool more = true;
+		while (more && (more = guest_recv_within(&h, 0) ||
+				       (already_sent + sent + 4096 - fwd > CLOSE_CREDIT &&
+					guest_recv_within(&h, 300))))
+			if (h.op != VSOCK_OP_RST && h.src_port == 1024 && h.fwd_cnt > fwd)
+				fwd = h.fwd_cnt;
+		if (already_sent + sent + 4096 - fwd > CLOSE_CREDIT)
+			break;
+		uint16_t d = tx_avail % NUM;
+		uint64_t at = CLOSE_BUF + 0x1100ull * d;
+		hdr_ports(at, VSOCK_OP_RW, 4096, 777, 1024);
+		for (uint32_t i = 0; i < 4096; i++)
+			ram[at + VSOCK_HDR_SIZE + i] = (uint8_t)((sent + i) * 7 + 1);
+		ring_put_desc(&gm, TXQ, d, at, VSOCK_HDR_SIZE + 4096, 0, 0);
+		avail_add(TXQ, &tx_avail, d);
+		kick(kick_fds[1]);
+		if (!wait_used(TXQ, tx_avail, call_fds[1]))
+			return false;
+		sent += 4096;
+	}
+	if (sent == CLOSE_MAX) {
+		printf("    the host socket took %u bytes: nothing left pending to test\n", sent);
+		return false;
+	}
+	struct vsock_hdr sh = { .src_cid = 3, .dst_cid = 2, .src_port = 777, .dst_port = 1024,
+				.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_SHUTDOWN,
+				.flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, .buf_alloc = 65536 };
+	uint16_t d = tx_avail % NUM;
+	vsock_hdr__encode(&sh, ram + CLOSE_BUF + 0x1100ull * d);
+	ring_put_desc(&gm, TXQ, d, CLOSE_BUF + 0x1100ull * d, VSOCK_HDR_SIZE, 0, 0);
+	avail_add(TXQ, &tx_avail, d);
+	kick(kick_fds[1]);
+	/* Credit updates may come; an RST must not, while bytes wait. */
+	while (guest_recv_within(&h, 300))
+		if (h.op == VSOCK_OP_RST) {
+			printf("    RST before the host read the pending bytes\n");
+			return false;
+		}
+	static uint8_t buf[65536];
+	uint32_t got = 0;
+	for (;;) {
+		struct pollfd p = { conn, POLLIN, 0 };
+		if (poll(&p, 1, 3000) != 1)
+			break;
+		ssize_t r = read(conn, buf, sizeof(buf));
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i] != (uint8_t)((got + (uint32_t)i) * 7 + 1)) {
+				printf("    byte %u wrong\n", got + (uint32_t)i);
+				return false;
+			}
+		got += (uint32_t)r;
+	}
+	if (got != sent) {
+		printf("    host read %u of %u bytes before EOF\n", got, sent);
+		return false;
+	}
+	printf("    %u bytes sent, the host read them all, then EOF\n", sent);
+	while (guest_recv_within(&h, 3000))
+		if (h.op == VSOCK_OP_RST && h.src_port == 1024 && h.dst_port == 777)
+			return true;
+	printf("    no RST after the host read everything\n");
+	return false;
 }
 
 /* The Seccomp: line of the back end's thread (named joey-vhu-vsock):
@@ -280,6 +371,9 @@ int main(void)
 	CHECK(guest_recv(&h) && h.op == VSOCK_OP_SHUTDOWN && h.dst_port == 4243);
 	printf("  ok   \"Connect 4243\" accepted: host read \"OK %u\", then SHUTDOWN on close\n",
 	       host_port);
+
+	CHECK(full_close_flushes_first(conn, 5));
+	printf("  ok   full close with bytes pending: the host gets them all, then EOF, then RST\n");
 
 	int streams[32];
 	for (int i = 0; i < 32; i++)
