@@ -993,11 +993,32 @@ out:
 	return err;
 }
 
+/* Whether v holds, from the kernel (for an address), the device route w. */
+static bool route__is_kernels(const struct want_route *w, const struct net_view *v)
+{
+	char dst[INET6_ADDRSTRLEN + 4], src[INET6_ADDRSTRLEN] = "";
+
+	if (w->has_gw || !w->has_dst)
+		return false;
+	inet_ntop(w->family, w->dst.b, dst, sizeof(dst));
+	snprintf(dst + strlen(dst), sizeof(dst) - strlen(dst), "/%u", w->dst_len);
+	if (w->has_src)
+		inet_ntop(w->family, w->src.b, src, sizeof(src));
+	for (size_t i = 0; i < v->routes.n; i++) {
+		const struct route *rt = view__route(v, i);
+
+		if (rt->protocol == RTPROT_KERNEL && rt->family == w->family && rt->oif == w->oif &&
+		    !strcmp(rt->dst, dst) && (!w->has_src || !strcmp(rt->src, src)))
+			return true;
+	}
+	return false;
+}
+
 /* Replaces the main table's routes (not the kernel's own) by want. */
 static int routes__replace(struct nl *nl, const Grpc__Routes *in, const struct want_route *want, struct rpc_reply *r)
 {
 	struct net_view v;
-	int err;
+	int err = 0;
 
 	if ((err = view__load(nl, &v, VIEW_ROUTES)) < 0)
 		return net_fail(r, nl, err, "listing routes");
@@ -1008,23 +1029,27 @@ static int routes__replace(struct nl *nl, const Grpc__Routes *in, const struct w
 			continue;
 		err = raw__resend(nl, rt->raw, RTM_DELROUTE);
 		if (err < 0 && err != -ESRCH) {
-			net_fail(r, nl, err, "removing the route to \"%s\"", rt->dst[0] ? rt->dst : "default");
-			view__free(&v);
-			return -1;
+			err = net_fail(r, nl, err, "removing the route to \"%s\"", rt->dst[0] ? rt->dst : "default");
+			goto out;
 		}
 	}
-	view__free(&v);
-	/* Routes through a gateway need the device routes that reach it: those first. */
+	/* Routes through a gateway need the device routes that reach it: those
+	 * first; a device route the kernel made for an address stays the one. */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < in->n_routes; i++) {
-			if (want[i].has_gw != (pass == 1))
+			if (want[i].has_gw != (pass == 1) || route__is_kernels(&want[i], &v))
 				continue;
-			if ((err = route__add(nl, &want[i])) < 0)
-				return net_fail(r, nl, err, "adding the route to \"%s\"%s%s",
-						in->routes[i]->dest[0] ? in->routes[i]->dest : "default",
-						want[i].has_gw ? " via " : "", in->routes[i]->gateway);
+			if ((err = route__add(nl, &want[i])) < 0) {
+				err = net_fail(r, nl, err, "adding the route to \"%s\"%s%s",
+					       in->routes[i]->dest[0] ? in->routes[i]->dest : "default",
+					       want[i].has_gw ? " via " : "", in->routes[i]->gateway);
+				goto out;
+			}
 		}
-	return 0;
+	err = 0;
+out:
+	view__free(&v);
+	return err;
 }
 
 int net__update_routes(const ProtobufCMessage *msg, struct call *call, struct rpc_reply *r)

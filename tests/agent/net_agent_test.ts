@@ -206,6 +206,11 @@ async function configure(bin: string) {
     assertEquals(find("default")?.dev, "eth0");
     assertEquals(find("192.168.77.0/24")?.gateway, "10.77.2.254");
     assertEquals(find("10.77.2.0/24")?.prefsrc, "10.77.2.2");
+    assertEquals(
+      v4.filter((r) => r.dst === "10.77.2.0/24").length,
+      1,
+      "the kernel's route stays alone",
+    );
     assertEquals(find("10.99.0.5")?.scope, "link", "a device route is link scope");
     assertEquals((await ns.routes("-6")).find((r) => r.dst === "default")?.gateway, "fd00:77::1");
     const answered = table.map((r) => `${r.dest} ${r.gateway} ${r.device}`);
