@@ -445,6 +445,22 @@ Deno.test({
 });
 
 Deno.test({
+  name: "virt: without a pod network the guest still has loopback (the agent brings lo up)",
+  ...opts,
+  fn: async () => {
+    const c = await containerd();
+    const r = await c.ctr(
+      ["run", "--rm", "--runtime", JOEY_RUNTIME, IMAGE_NAME, newId("lo")]
+        .concat(["sh", "-c", "ip -o link show lo; ping -c 1 -W 5 127.0.0.1"]),
+      { timeoutMs: 120_000 },
+    );
+    assertEquals(r.code, 0, `${r.stdout} ${r.stderr}`);
+    assert(/lo: <[^>]*\bUP\b/.test(r.stdout), r.stdout);
+    assertIncludes(r.stdout, "1 packets received");
+  },
+});
+
+Deno.test({
   name:
     "virt: the container reaches the veth peer through the tap (ping, TCP); the guest has the pod's address and routes",
   ...opts,
