@@ -229,7 +229,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ssize_t w;
 
 		chunk++;
-
 		if (want > size - off)
 			want = size - off;
 		w = write(fd, data + off, want);
@@ -272,8 +271,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		loop__run_once(0);
 		reader__pump(&rd, fd);
 	}
-	if (!rd.eof)
-		abort();
+	if (!rd.eof || rd.frames != expected)
+		abort(); /* the agent never closed, or answered something twice */
 	close(fd);
 	free(rd.buf);
 	/* The rest: the client is gone, answers are dropped or never made. */
