@@ -60,6 +60,7 @@ static int nl__open(struct nl *nl)
 	    setsockopt(nl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
 		int err = -errno;
 		close(nl->fd);
+		nl->fd = -1;
 		return err;
 	}
 	/* Extended acks name what the kernel disliked; older kernels lack them. */
@@ -807,6 +808,18 @@ static int iface__check(const Grpc__Interface *in, const struct net_view *v, cha
 	return 0;
 }
 
+/* Opens the socket and lists the links: what every update starts from. */
+static int net__begin(struct nl *nl, struct net_view *v, struct rpc_reply *r)
+{
+	int err;
+
+	if ((err = nl__open(nl)) < 0)
+		return net_fail(r, NULL, err, "netlink socket");
+	if ((err = view__load(nl, v, VIEW_LINKS)) < 0)
+		return net_fail(r, nl, err, "listing interfaces");
+	return 0;
+}
+
 int net__update_interface(const ProtobufCMessage *msg, struct call *call, struct rpc_reply *r)
 {
 	REQ(Grpc__UpdateInterfaceRequest, req);
@@ -816,20 +829,14 @@ int net__update_interface(const ProtobufCMessage *msg, struct call *call, struct
 	struct net_view v = { 0 };
 	struct nl nl = { .fd = -1 };
 	char mac[18];
-	int err, ret = -1;
+	int ret = -1;
 
 	if (!in)
 		return rpc_fail(r, RPC_INVALID_ARGUMENT, "UpdateInterface without an interface");
 	if (in->n_ipaddresses && !(want = calloc(in->n_ipaddresses, sizeof(*want))))
 		return rpc_fail(r, RPC_RESOURCE_EXHAUSTED, "agent: out of memory");
-	if ((err = nl__open(&nl)) < 0) {
-		net_fail(r, NULL, err, "netlink socket");
+	if (net__begin(&nl, &v, r))
 		goto out;
-	}
-	if ((err = view__load(&nl, &v, VIEW_LINKS)) < 0) {
-		net_fail(r, &nl, err, "listing interfaces");
-		goto out;
-	}
 	if (iface__check(in, &v, mac, want, &l, r))
 		goto out;
 	ret = iface__apply(&nl, l, in, want, call, r);
@@ -1058,20 +1065,14 @@ int net__update_routes(const ProtobufCMessage *msg, struct call *call, struct rp
 	struct want_route *want = NULL;
 	struct net_view v = { 0 };
 	struct nl nl = { .fd = -1 };
-	int err, ret = -1;
+	int ret = -1;
 
 	if (!req->routes)
 		return rpc_fail(r, RPC_INVALID_ARGUMENT, "UpdateRoutes without routes");
 	if (req->routes->n_routes && !(want = calloc(req->routes->n_routes, sizeof(*want))))
 		return rpc_fail(r, RPC_RESOURCE_EXHAUSTED, "agent: out of memory");
-	if ((err = nl__open(&nl)) < 0) {
-		net_fail(r, NULL, err, "netlink socket");
+	if (net__begin(&nl, &v, r))
 		goto out;
-	}
-	if ((err = view__load(&nl, &v, VIEW_LINKS)) < 0) {
-		net_fail(r, &nl, err, "listing interfaces");
-		goto out;
-	}
 	for (size_t i = 0; i < req->routes->n_routes; i++)
 		if (want_route__parse(req->routes->routes[i], &v, &want[i], r))
 			goto out;
