@@ -63,14 +63,11 @@ export function guestNetworkRequests(
   ];
 }
 
-/**
- * Configures the guest's NICs and routes; returns null (kept for the
- * caller's "problem" report: a failure throws, naming the RPC).
- */
+/** Configures the guest's NICs and routes; a refused call throws, naming the RPC. */
 export async function configureGuestNetwork(
   agent: Pick<AgentConnection, "call">,
   network: SandboxNetwork,
-): Promise<string | null> {
+): Promise<void> {
   for (const { method, request } of guestNetworkRequests(network)) {
     try {
       await agent.call(method, request, {
@@ -83,5 +80,4 @@ export async function configureGuestNetwork(
       );
     }
   }
-  return null;
 }

@@ -187,8 +187,7 @@ export class Sandbox {
           }],
         });
         if (vmResources.network) {
-          const problem = await configureGuestNetwork(agent, vmResources.network);
-          if (problem) log.warn("guest network not configured", { sandbox: id, problem });
+          await configureGuestNetwork(agent, vmResources.network);
         }
       } catch (err) {
         agent.close();
