@@ -11,7 +11,13 @@
  */
 import { assert, assertEquals } from "../lib/assert.ts";
 import { waitFor } from "../lib/tmp.ts";
-import { type Containerd, IMAGE_NAME, JOEY_RUNTIME, mountsUnder } from "../containerd/harness.ts";
+import {
+  type Containerd,
+  IMAGE_NAME,
+  JOEY_RUNTIME,
+  mountsUnder,
+  processesMatching,
+} from "../containerd/harness.ts";
 import {
   programsMentioning,
   sandboxProcesses,
@@ -145,6 +151,12 @@ Deno.test({
         20_000,
       );
       assertEquals(await mountsUnder(stateDir), []);
+      await waitFor(
+        async () => (await processesMatching("main.ts", `-address ${c.address}`)).length === 0,
+        "the shim daemon to exit",
+        20_000,
+      );
+      assertEquals(await Array.fromAsync(Deno.readDir(stateDir)).catch(() => []), []);
     } finally {
       await events.stop();
       for (const id of [hog, calm]) {
