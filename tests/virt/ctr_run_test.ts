@@ -462,7 +462,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "virt: the container reaches the veth peer through the tap (ping, TCP); the guest has the pod's address and routes",
+    "virt: the container reaches the veth peer through the tap (ping IPv4/IPv6, TCP); the guest has the pod's addresses and routes",
   ...opts,
   fn: async () => {
     // A TCP listener on the host, reached at the veth peer's address.
@@ -483,14 +483,18 @@ Deno.test({
           return [
             "sh",
             "-c",
-            `ip -4 addr show eth0; ip -4 route; ping -c 2 -W 5 ${n.hostAddress} && ${get}`,
+            `ip addr show eth0; ip route; ip -6 route; ping -c 2 -W 5 ${n.hostAddress} && ` +
+            `ping -c 1 -W 5 ${n.hostAddress6} && ${get}`,
           ];
         },
         (r, n) => {
           assertEquals(r.code, 0, `${r.stdout} ${r.stderr}`);
           assertIncludes(r.stdout, `inet ${n.podAddress}/24`);
           assertIncludes(r.stdout, `default via ${n.hostAddress} dev eth0`);
+          assertIncludes(r.stdout, `inet6 ${n.podAddress6}/64`);
+          assertIncludes(r.stdout, `default via ${n.hostAddress6} dev eth0`);
           assertIncludes(r.stdout, "2 packets received");
+          assertIncludes(r.stdout, "1 packets received");
           assertIncludes(r.stdout, "hello from the peer\n");
           return Promise.resolve();
         },

@@ -1,8 +1,8 @@
 /**
  * A pod network as CNI would make it: a named network namespace holding one
- * end of a veth pair with an address and a default route; the other end in
- * the host namespace with the peer address. Removed by remove(), also after
- * a failed test.
+ * end of a veth pair with an IPv4 and an IPv6 address and default routes;
+ * the other end in the host namespace with the peer addresses. Removed by
+ * remove(), also after a failed test.
  * @module
  */
 
@@ -21,6 +21,9 @@ export class PodNetwork {
     readonly podVeth: string,
     readonly hostAddress: string,
     readonly podAddress: string,
+    /** IPv6 (/64, no duplicate detection, so it is usable at once). */
+    readonly hostAddress6: string,
+    readonly podAddress6: string,
   ) {}
 
   /** /var/run/netns/<name>, the path an OCI spec names. */
@@ -28,7 +31,7 @@ export class PodNetwork {
     return `/var/run/netns/${this.name}`;
   }
 
-  /** Creates the namespace and the veth pair on 10.<x>.<y>.0/24. */
+  /** Creates the namespace and the veth pair on 10.<x>.<y>.0/24 and fd00:<x>:<y>::/64. */
   static async create(): Promise<PodNetwork> {
     const tag = Math.random().toString(36).slice(2, 7);
     const x = 100 + Math.floor(Math.random() * 100), y = Math.floor(Math.random() * 250);
@@ -38,6 +41,8 @@ export class PodNetwork {
       `jp${tag}`,
       `10.${x}.${y}.1`,
       `10.${x}.${y}.2`,
+      `fd00:${x}:${y}::1`,
+      `fd00:${x}:${y}::2`,
     );
     try {
       await ip("netns", "add", net.name);
@@ -49,6 +54,9 @@ export class PodNetwork {
       await ip("-n", net.name, "link", "set", net.podVeth, "up");
       await ip("-n", net.name, "link", "set", "lo", "up");
       await ip("-n", net.name, "route", "add", "default", "via", net.hostAddress);
+      await ip("addr", "add", `${net.hostAddress6}/64`, "dev", net.hostVeth, "nodad");
+      await ip("-n", net.name, "addr", "add", `${net.podAddress6}/64`, "dev", net.podVeth, "nodad");
+      await ip("-n", net.name, "-6", "route", "add", "default", "via", net.hostAddress6);
     } catch (err) {
       await net.remove();
       throw err;

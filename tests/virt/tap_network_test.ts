@@ -50,11 +50,16 @@ Deno.test({
         assertEquals(i.hostName, net.podVeth);
         assertEquals(i.tap, tapName(0));
         assert(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(i.mac), `MAC ${i.mac}`);
-        assertEquals(i.addresses, [{ family: "inet", address: net.podAddress, prefixLength: 24 }]);
-        assert(
-          n.routes.some((r) => r.destination === "" && r.gateway === net.hostAddress),
-          `default route: ${JSON.stringify(n.routes)}`,
-        );
+        assertEquals(i.addresses, [
+          { family: "inet", address: net.podAddress, prefixLength: 24 },
+          { family: "inet6", address: net.podAddress6, prefixLength: 64 },
+        ]);
+        for (const gateway of [net.hostAddress, net.hostAddress6]) {
+          assert(
+            n.routes.some((r) => r.destination === "" && r.gateway === gateway),
+            `default route via ${gateway}: ${JSON.stringify(n.routes)}`,
+          );
+        }
         assert((await net.links()).includes(tapName(0)), "the tap is in the pod namespace");
         assertIncludes(
           await tc(net.name, "filter", "show", "dev", net.podVeth, "ingress"),
