@@ -30,7 +30,27 @@ export interface VmSpec {
 export type DeviceConfig =
   | { kind: "vsock"; socket: string }
   | { kind: "fs"; socket: string; tag: string }
-  | { kind: "net"; tap: string; mac: string };
+  | { kind: "net"; tap: string; mac: string }
+  | BlkDeviceConfig;
+
+/** A virtio-blk disk backed by a raw file. */
+export interface BlkDeviceConfig {
+  kind: "blk";
+  /** The raw image file. */
+  path: string;
+  /** Writes fail with an I/O error and the guest sees VIRTIO_BLK_F_RO. */
+  readOnly?: boolean;
+  /** What GET_ID answers (the serial), at most BLK_ID_MAX bytes. */
+  id?: string;
+}
+
+/** virtio-blk's GET_ID answer is 20 bytes; longer serials are refused, not cut. */
+export const BLK_ID_MAX = 20;
+
+/** True when a disk serial fits virtio-blk's GET_ID answer. */
+export function blkIdFits(id: string): boolean {
+  return new TextEncoder().encode(id).length <= BLK_ID_MAX;
+}
 
 /** What a hypervisor can do. */
 export interface Capabilities {

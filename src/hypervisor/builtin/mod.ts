@@ -6,7 +6,16 @@
  */
 import { JoeyError } from "../../errors.ts";
 import type { BuiltinHypervisorSection } from "../../config/types.ts";
-import type { Capabilities, DeviceConfig, Hypervisor, VmExit, VmMetrics, VmSpec } from "../mod.ts";
+import { BLK_ID_MAX, blkIdFits } from "../mod.ts";
+import type {
+  BlkDeviceConfig,
+  Capabilities,
+  DeviceConfig,
+  Hypervisor,
+  VmExit,
+  VmMetrics,
+  VmSpec,
+} from "../mod.ts";
 import { ERR_MAX } from "./ffi.ts";
 import { cString, toCString, unwrap } from "./errors.ts";
 import { vmm } from "./library.ts";
@@ -21,20 +30,6 @@ export interface BuiltinOptions {
   agentVsock?: boolean;
 }
 
-/** A virtio-blk disk backed by a raw file (the library's "blk" model). */
-export interface BlkDeviceConfig {
-  kind: "blk";
-  /** The raw image file. */
-  path: string;
-  /** Writes fail with an I/O error and the guest sees VIRTIO_BLK_F_RO. */
-  readOnly?: boolean;
-  /** What GET_ID answers (the serial), at most 20 bytes. */
-  id?: string;
-}
-
-/** Devices the built-in VMM adds: the Hypervisor interface's, plus disks. */
-export type BuiltinDeviceConfig = DeviceConfig | BlkDeviceConfig;
-
 /** Spec text is "key=value,…": a value must not contain either separator. */
 function specValue(key: string, value: string): string {
   if (/[,=]/.test(value) || value === "") {
@@ -47,8 +42,11 @@ function blkSpec(device: BlkDeviceConfig): string {
   const parts = [specValue("path", device.path)];
   if (device.readOnly) parts.push("ro=1");
   if (device.id !== undefined) {
-    if (new TextEncoder().encode(device.id).length > 20) {
-      throw new JoeyError("InvalidArgument", `blk id '${device.id}': more than 20 bytes`);
+    if (!blkIdFits(device.id)) {
+      throw new JoeyError(
+        "InvalidArgument",
+        `blk id '${device.id}': more than ${BLK_ID_MAX} bytes`,
+      );
     }
     parts.push(specValue("id", device.id));
   }
@@ -56,7 +54,7 @@ function blkSpec(device: BlkDeviceConfig): string {
 }
 
 /** The device type and spec text joey_vm_add_device takes for a device. */
-export function deviceSpec(device: BuiltinDeviceConfig): { type: string; spec: string } {
+export function deviceSpec(device: DeviceConfig): { type: string; spec: string } {
   switch (device.kind) {
     case "vsock":
       return { type: "vsock", spec: `cid=3,uds=${device.socket}` };
@@ -149,7 +147,7 @@ export class BuiltinHypervisor implements Hypervisor {
   }
 
   /** Adds a device model (between prepare and start); disks too. */
-  async addDevice(device: BuiltinDeviceConfig): Promise<void> {
+  async addDevice(device: DeviceConfig): Promise<void> {
     const { type, spec } = deviceSpec(device);
     await this.vm.addDevice(type, spec);
   }

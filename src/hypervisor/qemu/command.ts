@@ -2,6 +2,7 @@
  * The QEMU command line for a sandbox VM: a `microvm` machine whose RAM is a
  * shared memfd (vhost-user back ends map it), the agent's vsock on joey's
  * vhost-user back end, virtio-fs through virtiofsd, taps for the network,
+ * raw-file disks on virtio-blk,
  * a serial console into a file and QMP on a unix socket. Pure, so it is
  * tested without starting anything. ACPI is off: the guest kernel finds its
  * virtio-mmio devices from the `virtio_mmio.device=` entries QEMU then adds
@@ -9,7 +10,8 @@
  * @module
  */
 
-import type { DeviceConfig } from "../mod.ts";
+import { JoeyError } from "../../errors.ts";
+import { BLK_ID_MAX, blkIdFits, type DeviceConfig } from "../mod.ts";
 
 /** A device added before start (the Hypervisor interface's DeviceConfig). */
 export type QemuDevice = DeviceConfig;
@@ -88,7 +90,22 @@ export function qemuArgv(o: QemuCommandOptions): string[] {
         argv.push("-netdev", `tap,id=net${i},ifname=${d.tap},script=no,downscript=no`);
         argv.push("-device", `virtio-net-device,netdev=net${i},mac=${d.mac}`);
         break;
+      case "blk": {
+        const ro = d.readOnly ? ",readonly=on" : "";
+        argv.push("-drive", `file=${qemuOptValue(d.path)},if=none,id=blk${i},format=raw${ro}`);
+        if (d.id !== undefined && !blkIdFits(d.id)) {
+          throw new JoeyError("InvalidArgument", `blk id '${d.id}': more than ${BLK_ID_MAX} bytes`);
+        }
+        const serial = d.id === undefined ? "" : `,serial=${qemuOptValue(d.id)}`;
+        argv.push("-device", `virtio-blk-device,drive=blk${i}${serial}`);
+        break;
+      }
     }
   });
   return argv;
+}
+
+/** QEMU's option syntax splits on ',': a literal comma inside a value is doubled. */
+function qemuOptValue(value: string): string {
+  return value.replaceAll(",", ",,");
 }
