@@ -6,9 +6,11 @@
  */
 import type { OciProcess, OciSpec } from "../../src/agent/mod.ts";
 import { AgentClient } from "../../src/agent/mod.ts";
-import { waitFor } from "../lib/tmp.ts";
+import { assert } from "../lib/assert.ts";
+import { waitFor, withTempDir } from "../lib/tmp.ts";
+import { makeBusyboxRootfs } from "../containerd/image.ts";
 
-export { makeBusyboxRootfs } from "../containerd/image.ts";
+export { makeBusyboxRootfs };
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** The agent binaries: the static one the VM runs, and the ASan+UBSan build. */
@@ -130,6 +132,39 @@ export async function startHostAgent(bin: string, dir: string): Promise<HostAgen
       return await stderr;
     },
   };
+}
+
+/** How withHostAgent prepares the agent's directory. */
+export interface HostAgentOptions {
+  /** Temp-dir name prefix (tells the tests' leftovers apart). */
+  prefix?: string;
+  /** Build a busybox tree at <dir>/busybox for the containers (default true). */
+  rootfs?: boolean;
+  /** Returns the program to start instead of bin (e.g. a wrapper entering a netns). */
+  launcher?: (dir: string) => Promise<string>;
+}
+
+/**
+ * Runs fn against a fresh host-mode agent in a temp dir and stops it after,
+ * even when fn fails. The sanitizer build must end without a report.
+ */
+export async function withHostAgent(
+  bin: string,
+  fn: (agent: HostAgent, rootfs: string) => Promise<void>,
+  opts: HostAgentOptions = {},
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    const rootfs = `${dir}/busybox`;
+    if (opts.rootfs ?? true) await makeBusyboxRootfs(rootfs);
+    const agent = await startHostAgent(opts.launcher ? await opts.launcher(dir) : bin, dir);
+    let stderr = "";
+    try {
+      await fn(agent, rootfs);
+    } finally {
+      stderr = await agent.stop();
+    }
+    assert(!/Sanitizer|runtime error:/.test(stderr), `sanitizer report:\n${stderr}`);
+  }, opts.prefix ?? "joey-agent-test-");
 }
 
 /** A process spec like containerd's defaults: root, PATH, cwd /. */

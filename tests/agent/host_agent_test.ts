@@ -9,18 +9,16 @@ import { AgentClient, type OciSpec } from "../../src/agent/mod.ts";
 import { Code, TtrpcError } from "../../src/ttrpc/mod.ts";
 import { encodeFrame } from "../../src/ttrpc/frame.ts";
 import { assert, assertEquals, assertIncludes, assertRejects } from "../lib/assert.ts";
-import { withTempDir } from "../lib/tmp.ts";
 import { RawPeer } from "../ttrpc/raw.ts";
 import {
   AGENT_BIN,
   AGENT_SAN_BIN,
   type HostAgent,
   hostModeUnavailable,
-  makeBusyboxRootfs,
   process,
   spec,
-  startHostAgent,
   text,
+  withHostAgent,
 } from "./fixture.ts";
 
 const skip = hostModeUnavailable();
@@ -31,25 +29,15 @@ async function code(p: Promise<unknown>): Promise<number> {
   return err.code;
 }
 
-/** Runs fn against a fresh host-mode agent with a sandbox whose share holds rootfs "c1".."cN". */
+/** Runs fn against a fresh host-mode agent whose busybox tree also has a non-root user. */
 async function withAgent(bin: string, fn: (a: HostAgent, rootfs: string) => Promise<void>) {
-  await withTempDir(async (dir) => {
-    const rootfs = `${dir}/busybox`;
-    await makeBusyboxRootfs(rootfs);
+  await withHostAgent(bin, async (a, rootfs) => {
     await Deno.writeTextFile(
       `${rootfs}/etc/passwd`,
       "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n",
     );
-    const agent = await startHostAgent(bin, dir);
-    let stderr = "";
-    try {
-      await fn(agent, rootfs);
-    } finally {
-      stderr = await agent.stop();
-    }
-    // The sanitizer build must finish without a report.
-    assert(!/Sanitizer|runtime error:/.test(stderr), `sanitizer report:\n${stderr}`);
-  }, "joey-agent-test-");
+    await fn(a, rootfs);
+  });
 }
 
 /** A storage that bind-mounts the busybox tree at <share>/<cid>/rootfs. */

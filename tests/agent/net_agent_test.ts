@@ -9,13 +9,12 @@
 import type { NetInterface } from "../../src/agent/mod.ts";
 import { Code, TtrpcError } from "../../src/ttrpc/mod.ts";
 import { assert, assertEquals, assertIncludes, assertRejects } from "../lib/assert.ts";
-import { withTempDir } from "../lib/tmp.ts";
 import {
   AGENT_BIN,
   AGENT_SAN_BIN,
   type HostAgent,
   hostModeUnavailable,
-  startHostAgent,
+  withHostAgent,
 } from "./fixture.ts";
 
 async function ip(...args: string[]): Promise<string> {
@@ -108,29 +107,27 @@ class NetNs {
 
 /** Runs fn against bin in host mode inside a fresh namespace; removes both after. */
 async function withNetAgent(bin: string, fn: (a: HostAgent, ns: NetNs) => Promise<void>) {
-  await withTempDir(async (dir) => {
-    const ns = new NetNs();
-    try {
-      await ns.create();
-      // startHostAgent runs `unshare … <bin> --unix …`: enter the namespace first.
+  const ns = new NetNs();
+  try {
+    await ns.create();
+    // startHostAgent runs `unshare … <bin> --unix …`: enter the namespace first.
+    const launcher = async (dir: string) => {
       const wrapper = `${dir}/agent-in-netns`;
       await Deno.writeTextFile(
         wrapper,
         `#!/bin/sh\nexec nsenter --net=/var/run/netns/${ns.name} ${bin} "$@"\n`,
         { mode: 0o755 },
       );
-      const agent = await startHostAgent(wrapper, dir);
-      let stderr = "";
-      try {
-        await fn(agent, ns);
-      } finally {
-        stderr = await agent.stop();
-      }
-      assert(!/Sanitizer|runtime error:/.test(stderr), `sanitizer report:\n${stderr}`);
-    } finally {
-      await ns.remove();
-    }
-  }, "joey-agent-net-");
+      return wrapper;
+    };
+    await withHostAgent(bin, (a) => fn(a, ns), {
+      prefix: "joey-agent-net-",
+      rootfs: false,
+      launcher,
+    });
+  } finally {
+    await ns.remove();
+  }
 }
 
 async function code(p: Promise<unknown>): Promise<TtrpcError> {

@@ -10,7 +10,7 @@
 import { AgentClient } from "../../src/agent/mod.ts";
 import { Code, TtrpcError } from "../../src/ttrpc/mod.ts";
 import { assert, assertEquals, assertRejects } from "../lib/assert.ts";
-import { waitFor, within, withTempDir } from "../lib/tmp.ts";
+import { waitFor, within } from "../lib/tmp.ts";
 import { RawPeer } from "../ttrpc/raw.ts";
 import {
   AGENT_BIN,
@@ -18,10 +18,9 @@ import {
   cgroup2Mount,
   type HostAgent,
   hostModeUnavailable,
-  makeBusyboxRootfs,
   process,
   spec,
-  startHostAgent,
+  withHostAgent,
 } from "./fixture.ts";
 
 const skip = hostModeUnavailable();
@@ -48,21 +47,8 @@ async function code(p: Promise<unknown>): Promise<number> {
   return (await assertRejects(() => p, TtrpcError)).code;
 }
 
-/** fn against a fresh host-mode agent; the sanitizer build must end without a report. */
-async function withAgent(bin: string, fn: (a: HostAgent, rootfs: string) => Promise<void>) {
-  await withTempDir(async (dir) => {
-    const rootfs = `${dir}/busybox`;
-    await makeBusyboxRootfs(rootfs);
-    const agent = await startHostAgent(bin, dir);
-    let stderr = "";
-    try {
-      await fn(agent, rootfs);
-    } finally {
-      stderr = await agent.stop();
-    }
-    assert(!/Sanitizer|runtime error:|LeakSanitizer/.test(stderr), `sanitizer report:\n${stderr}`);
-  }, "joey-agent-oom-");
-}
+const withAgent = (bin: string, fn: (a: HostAgent, rootfs: string) => Promise<void>) =>
+  withHostAgent(bin, fn, { prefix: "joey-agent-oom-" });
 
 async function oomKill(bin: string) {
   await withAgent(bin, async (a, rootfs) => {
