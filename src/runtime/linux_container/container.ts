@@ -323,6 +323,11 @@ export class Container {
     return (await this.#runtime.ps(this.id)).map((pid) => ({ pid, execId: byPid.get(pid) ?? "" }));
   }
 
+  /** Sets a process's terminal size (no-op without a terminal, as in containerd). */
+  resize(execId: string, width: number, height: number): void {
+    this.process(execId).io?.resize(width, height);
+  }
+
   /** Update: new cgroup resources (OCI LinuxResources). */
   update(resources: Record<string, unknown>): Promise<void> {
     return this.#locked(async () => {

@@ -6,39 +6,24 @@
  */
 import { log } from "../../shim/log.ts";
 import type { JoeyConfig } from "../../config/types.ts";
-import type {
-  AnyMessage,
-  CreateContainerOptions,
-  ExecOptions,
-  ExitInfo,
-  ProcessState,
-  RuntimeHandler,
-  RuntimeListener,
-} from "../mod.ts";
-import { alreadyExists, notFound } from "../../errors.ts";
+import type { CreateContainerOptions, RuntimeListener } from "../mod.ts";
+import { ContainerTable } from "../container_table.ts";
 import { Sandbox, sandboxIdOf } from "./sandbox.ts";
 import { VmContainer } from "./container.ts";
 
 /** Runs containers in sandbox VMs for one shim. */
-export class VirtContainerHandler implements RuntimeHandler {
+export class VirtContainerHandler extends ContainerTable<VmContainer> {
   readonly name = "virt-container";
   #config: JoeyConfig;
   #listener: RuntimeListener;
   #sandboxes = new Map<string, Promise<Sandbox>>();
   /** Sandboxes being stopped: a new container of the same pod waits for the old VM to go. */
   #stopping = new Map<string, Promise<void>>();
-  #containers = new Map<string, VmContainer>();
-  #creating = new Set<string>();
 
   constructor(config: JoeyConfig, listener: RuntimeListener) {
+    super();
     this.#config = config;
     this.#listener = listener;
-  }
-
-  #get(id: string): VmContainer {
-    const c = this.#containers.get(id);
-    if (!c) throw notFound(`container "${id}"`);
-    return c;
   }
 
   /** The pod's sandbox, booted by the first container that needs it. */
@@ -60,7 +45,7 @@ export class VirtContainerHandler implements RuntimeHandler {
     // must not become an unhandled error (it would end the shim).
     Promise.resolve().then(() => sandbox.vm.wait()).then(() => {
       if (sandbox.stopping) return;
-      for (const id of sandbox.containers) this.#containers.get(id)?.vmGone();
+      for (const id of sandbox.containers) this.find(id)?.vmGone();
     }).catch(() => {});
     // Without virtiofsd the guest's root filesystems are gone: the VM is
     // stopped, so its containers end (255) as when the VM itself dies.
@@ -75,27 +60,22 @@ export class VirtContainerHandler implements RuntimeHandler {
   }
 
   /** Create: the sandbox (booted if new), shared rootfs, CreateContainer. */
-  async create(o: CreateContainerOptions): Promise<{ pid: number }> {
-    if (this.#containers.has(o.id) || this.#creating.has(o.id)) {
-      throw alreadyExists(`container "${o.id}"`);
-    }
-    this.#creating.add(o.id);
-    const sid = sandboxIdOf(o.id, o.spec);
+  protected async createContainer(o: CreateContainerOptions): Promise<VmContainer> {
+    const sandbox = await this.#sandbox(sandboxIdOf(o.id, o.spec), o.spec);
+    sandbox.containers.add(o.id);
     try {
-      const sandbox = await this.#sandbox(sid, o.spec);
-      sandbox.containers.add(o.id);
-      try {
-        const c = await VmContainer.create(o, sandbox, this.#listener);
-        this.#containers.set(o.id, c);
-        return { pid: c.init.pid };
-      } catch (err) {
-        sandbox.containers.delete(o.id);
-        await this.#releaseSandbox(sandbox);
-        throw err;
-      }
-    } finally {
-      this.#creating.delete(o.id);
+      return await VmContainer.create(o, sandbox, this.#listener);
+    } catch (err) {
+      sandbox.containers.delete(o.id);
+      await this.#releaseSandbox(sandbox);
+      throw err;
     }
+  }
+
+  /** After a container's delete, its sandbox stops when it was the last. */
+  protected override async afterDelete(c: VmContainer): Promise<void> {
+    c.sandbox.containers.delete(c.id);
+    await this.#releaseSandbox(c.sandbox);
   }
 
   /** Stops the sandbox once no container is left in it. */
@@ -109,92 +89,9 @@ export class VirtContainerHandler implements RuntimeHandler {
     await stopping;
   }
 
-  /** Start: the init or an exec. */
-  async start(id: string, execId: string): Promise<{ pid: number }> {
-    return { pid: await this.#get(id).start(execId) };
-  }
-
-  /** Delete: an exec, or the container (and its sandbox when it was the last). */
-  async delete(id: string, execId: string): Promise<ExitInfo> {
-    const c = this.#get(id);
-    if (execId) return c.deleteExec(execId);
-    const exit = await c.delete();
-    this.#containers.delete(id);
-    c.sandbox.containers.delete(id);
-    await this.#releaseSandbox(c.sandbox);
-    return exit;
-  }
-
-  /** Exec: registers a process. */
-  exec(o: ExecOptions): Promise<void> {
-    return Promise.resolve().then(() => this.#get(o.id).exec(o));
-  }
-
-  /** State of a process. */
-  state(id: string, execId: string): Promise<ProcessState> {
-    return Promise.resolve().then(() => this.#get(id).process(execId).snapshot());
-  }
-
-  /** Kill: SignalProcess. */
-  kill(id: string, execId: string, signal: number, all: boolean): Promise<void> {
-    return Promise.resolve().then(() => this.#get(id).kill(execId, signal, all));
-  }
-
-  /** Pause the container. */
-  pause(id: string): Promise<void> {
-    return Promise.resolve().then(() => this.#get(id).pause());
-  }
-
-  /** Resume the container. */
-  resume(id: string): Promise<void> {
-    return Promise.resolve().then(() => this.#get(id).resume());
-  }
-
-  /** Live processes. */
-  pids(id: string): Promise<{ pid: number; execId: string }[]> {
-    return Promise.resolve().then(() => this.#get(id).pids());
-  }
-
-  /** Terminal size. */
-  resizePty(id: string, execId: string, width: number, height: number): Promise<void> {
-    return Promise.resolve().then(() => this.#get(id).resize(execId, width, height));
-  }
-
-  /** CloseIO: stdin ends once the client closed its side. */
-  closeIO(id: string, execId: string): Promise<void> {
-    return Promise.resolve().then(() => this.#get(id).process(execId).io.closeStdin());
-  }
-
-  /** Update resources in the guest. */
-  update(id: string, resources: Record<string, unknown>): Promise<void> {
-    return Promise.resolve().then(() => this.#get(id).update(resources));
-  }
-
-  /** Resolves when the process has exited. */
-  wait(id: string, execId: string): Promise<ExitInfo> {
-    return Promise.resolve().then(() => this.#get(id).process(execId).exited);
-  }
-
-  /** Metrics from the guest. */
-  stats(id: string): Promise<AnyMessage> {
-    return Promise.resolve().then(() => this.#get(id).stats());
-  }
-
-  /** The pid containerd associates with the container (the VMM's). */
-  containerPid(id: string): number {
-    return this.#get(id).init.pid;
-  }
-
-  /** Containers known. */
-  containerCount(): number {
-    return this.#containers.size;
-  }
-
   /** Kills every container and stops every sandbox. */
-  async shutdown(): Promise<void> {
-    const containers = [...this.#containers.values()];
-    this.#containers.clear();
-    await Promise.allSettled(containers.map((c) => c.shutdown()));
+  override async shutdown(): Promise<void> {
+    await super.shutdown();
     const sandboxes = [...this.#sandboxes.values()];
     this.#sandboxes.clear();
     await Promise.allSettled(sandboxes.map(async (s) => (await s).stop()));
