@@ -12,6 +12,7 @@ import { JoeyError } from "../errors.ts";
 import { loadForCli, type Output } from "./common.ts";
 import { parseFlags, UsageError } from "./usage.ts";
 import { execInSandbox } from "./exec_vm.ts";
+import { type ExecOverrides, parseEnv, parseUser } from "./exec_process.ts";
 
 /** Where an id was found. */
 export type ExecTarget =
@@ -51,11 +52,25 @@ export async function findTarget(
   );
 }
 
+/** runc/crun exec flags for the overrides (the runtime applies them over the container's process). */
+function ociExecFlags(o: ExecOverrides): string[] {
+  const flags: string[] = [];
+  if (o.user) {
+    flags.push("--user", `${o.user.uid}${o.user.gid === undefined ? "" : `:${o.user.gid}`}`);
+  }
+  if (o.cwd !== undefined) flags.push("--cwd", o.cwd);
+  for (const e of o.env) flags.push("--env", e);
+  return flags;
+}
+
 /** The `exec` command: the command's exit status, or 1 with a message. */
-export async function execCommand(args: string[], _out: Output): Promise<number> {
+export async function execCommand(args: string[], out: Output): Promise<number> {
   const { values, positionals } = parseFlags("exec", args, {
     tty: { type: "boolean", short: "t" },
     "no-tty": { type: "boolean", short: "T" },
+    user: { type: "string", short: "u" },
+    env: { type: "string", short: "e", multiple: true },
+    cwd: { type: "string", short: "w" },
     ns: { type: "string" },
     container: { type: "string" },
     config: { type: "string" },
@@ -64,6 +79,14 @@ export async function execCommand(args: string[], _out: Output): Promise<number>
   if (!id) throw new UsageError("exec", "missing the sandbox or container id");
   if (values.tty && values["no-tty"]) throw new UsageError("exec", "give -t or -T, not both");
   const tty = values.tty ?? (!values["no-tty"] && Deno.stdin.isTerminal());
+  if (values.cwd !== undefined && !values.cwd.startsWith("/")) {
+    throw new UsageError("exec", `--cwd takes an absolute path, not "${values.cwd}"`);
+  }
+  const overrides: ExecOverrides = {
+    ...(values.user !== undefined ? { user: parseUser(values.user) } : {}),
+    env: parseEnv(values.env ?? []),
+    ...(values.cwd !== undefined ? { cwd: values.cwd } : {}),
+  };
   const loaded = await loadForCli(values.config);
   const target = await findTarget(loaded.config, id, values.ns);
   const argv = command.length ? command : ["/bin/sh"];
@@ -74,6 +97,8 @@ export async function execCommand(args: string[], _out: Output): Promise<number>
       container: values.container,
       argv,
       tty,
+      overrides,
+      warn: (m) => out.stderr(`joey exec: ${m}`),
     });
   }
   if (values.container !== undefined) {
@@ -81,7 +106,8 @@ export async function execCommand(args: string[], _out: Output): Promise<number>
   }
   const oci = loaded.config.linux_container.oci_runtime;
   const child = new Deno.Command(oci, {
-    args: ["--root", target.root, "exec", ...(tty ? ["-t"] : []), id, ...argv],
+    args: ["--root", target.root, "exec", ...(tty ? ["-t"] : []), ...ociExecFlags(overrides)]
+      .concat([id, ...argv]),
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",

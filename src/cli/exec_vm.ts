@@ -6,13 +6,21 @@
  * this process's stdin/stdout/stderr are relayed with
  * WriteStdin/CloseStdin and ReadStdout/ReadStderr until WaitProcess
  * answers. The containers of a sandbox are those its persisted state
- * (`state.json`) and its share (`shared/<container-id>/`) name.
+ * (`state.json`) and its share (`shared/<container-id>/`) name; the state
+ * also names each container's bundle, whose config.json gives the process
+ * its user, env and cwd (exec_process.ts), as `ctr tasks exec` would.
  * @module
  */
 import { AgentClient } from "../agent/client.ts";
-import type { OciProcess } from "../agent/types.ts";
+import { processFromOci } from "../agent/oci.ts";
 import { JoeyError } from "../errors.ts";
 import { loadState } from "../resource/state.ts";
+import {
+  bundleProcess,
+  type ExecOverrides,
+  execProcess,
+  FALLBACK_PROCESS,
+} from "./exec_process.ts";
 
 /** What to run in a sandbox. */
 export interface VmExecOptions {
@@ -23,11 +31,14 @@ export interface VmExecOptions {
   container?: string;
   argv: string[];
   tty: boolean;
+  /** --user/--env/--cwd over the container's own process settings. */
+  overrides: ExecOverrides;
+  /** Told why the container's own settings could not be read (the fallback is used). */
+  warn?: (message: string) => void;
   /** Bound on dialling the agent and its Health.Check (default 5 s). */
   dialTimeoutMs?: number;
 }
 
-const DEFAULT_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SIGNUMS: Partial<Record<Deno.Signal, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
 /** The container ids of a sandbox: its state's mounts, and the directories in its share. */
@@ -37,6 +48,30 @@ export async function sandboxContainers(dir: string): Promise<string[]> {
     for await (const e of Deno.readDir(`${dir}/shared`)) if (e.isDirectory) ids.add(e.name);
   } catch { /* no share yet */ }
   return [...ids].sort();
+}
+
+/**
+ * The container's own OCI process (from the bundle its state names), or
+ * FALLBACK_PROCESS with the reason passed to warn.
+ */
+export async function containerProcess(
+  dir: string,
+  cid: string,
+  warn: (message: string) => void,
+): Promise<Readonly<Record<string, unknown>>> {
+  const bundle = (await loadState(`${dir}/state.json`))?.bundles?.[cid];
+  let why = `the sandbox's state names no bundle for container "${cid}"`;
+  if (bundle) {
+    try {
+      return await bundleProcess(bundle);
+    } catch (err) {
+      why = `cannot read the process of container "${cid}" from ${bundle}/config.json: ${
+        err instanceof Error ? err.message : String(err)
+      }`;
+    }
+  }
+  warn(`${why}; running as uid 0 in / with a default PATH`);
+  return FALLBACK_PROCESS;
 }
 
 /** Picks the container to exec in: the one asked for, or the only one. */
@@ -122,19 +157,17 @@ export async function execInSandbox(o: VmExecOptions): Promise<number> {
   // The agent first: a sandbox whose VM is gone says so rather than naming its containers.
   const agent = await dialAgent(o);
   const execId = `joey-exec-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const size = o.tty ? consoleSize() : null;
-  const process: OciProcess = {
-    Terminal: o.tty,
-    ConsoleSize: size ? { Height: size.rows, Width: size.columns } : null,
-    User: { UID: 0, GID: 0, AdditionalGids: [], Username: "" },
-    Args: o.argv,
-    Env: [DEFAULT_ENV, ...(o.tty ? [`TERM=${Deno.env.get("TERM") || "xterm"}`] : [])],
-    Cwd: "/",
-  };
   const listeners: [Deno.Signal, () => void][] = [];
   let raw = false;
   try {
     const cid = pickContainer(o.sandboxId, await sandboxContainers(o.dir), o.container);
+    const base = await containerProcess(o.dir, cid, o.warn ?? (() => {}));
+    const process = processFromOci(execProcess(base, {
+      argv: o.argv,
+      tty: o.tty,
+      size: o.tty ? consoleSize() : null,
+      overrides: o.overrides,
+    }));
     try {
       await agent.execProcess(cid, execId, process);
     } catch (err) {

@@ -74,10 +74,15 @@ Without CMD the image's entrypoint and command run (with --rootfs: /bin/sh).`,
 
 Runs CMD (default: /bin/sh) inside a running sandbox's guest (virt-container,
 looked up under runtime.state_dir) or a linux-container container (looked up
-in the OCI runtime's state under linux_container.root).
+in the OCI runtime's state under linux_container.root). CMD runs as
+"ctr tasks exec" would run it: with the container's own user, environment and
+working directory, from its bundle's config.json; the flags below replace them.
 
   -t, --tty       allocate a terminal (default: when stdin is a terminal)
   -T, --no-tty    do not allocate a terminal
+  -u, --user UID[:GID]  run as this user (numbers; GID defaults to the container's)
+  -e, --env K=V   set an environment variable (repeatable; replaces the container's K)
+  -w, --cwd DIR   working directory (absolute)
   --container ID  the container to run in, in a sandbox with several (virt-container)
   --ns NS         containerd namespace of a linux-container container (default: any)
   --config FILE   read this configuration file instead of $JOEY_CONFIG / /etc/joey`,

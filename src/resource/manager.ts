@@ -38,6 +38,18 @@ export interface ContainerResources {
   mounts: OciMount[];
 }
 
+/** A container's resources as the runtime hands them over (handleContainerResources). */
+export interface ContainerResourceRequest {
+  /** The bundle directory, recorded so that `joey exec` finds its config.json. */
+  bundle: string;
+  /** The host directory of the rootfs (the spec's root.path, absolute). */
+  rootDir: string;
+  /** containerd's rootfs Mounts. */
+  rootfs: Mount[];
+  /** The spec's mounts. */
+  mounts: OciMount[];
+}
+
 /** The resources of one sandbox. */
 export class ResourceManager {
   readonly layout: SandboxLayout;
@@ -108,18 +120,17 @@ export class ResourceManager {
   /** Before CreateContainer: rootfs and volumes shared; returns their guest view. */
   async handleContainerResources(
     containerId: string,
-    rootDir: string,
-    rootfs: Mount[],
-    mounts: OciMount[],
+    o: ContainerResourceRequest,
   ): Promise<ContainerResources> {
     const points: string[] = [];
     this.#state.mounts[containerId] = points;
+    (this.#state.bundles ??= {})[containerId] = o.bundle;
     await this.#save();
     const rootfsPath = this.layout.rootfs(containerId);
-    points.push(...await mountSharedRootfs(rootfsPath, rootDir, rootfs));
+    points.push(...await mountSharedRootfs(rootfsPath, o.rootDir, o.rootfs));
     await this.#save();
     try {
-      const volumes = await shareVolumes(this.layout, containerId, mounts);
+      const volumes = await shareVolumes(this.layout, containerId, o.mounts);
       points.push(...volumes.mountPoints);
       await this.#save();
       return { rootfsGuestPath: this.layout.guestPath(rootfsPath), mounts: volumes.mounts };
@@ -136,6 +147,7 @@ export class ResourceManager {
     await Deno.remove(`${this.layout.sharedDir}/${containerId}`, { recursive: true })
       .catch(() => {});
     delete this.#state.mounts[containerId];
+    delete this.#state.bundles?.[containerId];
     await this.#save();
   }
 

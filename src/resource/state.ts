@@ -17,6 +17,13 @@ export interface SandboxState {
   daemons: DaemonRecord[];
   /** Mount points in the share, by container id, in mount order. */
   mounts: Record<string, string[]>;
+  /**
+   * The bundle directory of each container, by id: its config.json holds
+   * the process defaults (user, env, cwd) `joey exec` runs with. The path,
+   * not a copy, so no environment (secrets) is written twice on the host.
+   * Absent in states written before it existed.
+   */
+  bundles?: Record<string, string>;
   network: SandboxNetwork | null;
   cgroups: string[];
 }
@@ -29,6 +36,7 @@ export function emptyState(sandboxId: string): SandboxState {
     owner: null,
     daemons: [],
     mounts: {},
+    bundles: {},
     network: null,
     cgroups: [],
   };

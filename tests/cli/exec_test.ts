@@ -68,6 +68,13 @@ Deno.test({
         assertIncludes(r.stdout, `sh -c ${script}`);
         const ns = await joey(["exec", "--ns", "joey-run", "-T", id, "--", "echo", "hi"]);
         assertEquals(ns.stdout, "hi\n");
+        // --user/--env/--cwd reach the OCI runtime's exec (the same flags as for a VM sandbox).
+        const as = await joey(
+          ["exec", "-u", "65534:65534", "-e", "X=set-by-flag", "-w", "/tmp", id, "--"].concat(
+            ["sh", "-c", 'echo "$(id -u) $(id -g) $X $(pwd)"'],
+          ),
+        );
+        assertEquals([as.stdout, as.code], ["65534 65534 set-by-flag /tmp\n", 0], as.stderr);
         const wrongNs = await joey(["exec", "--ns", "other", id, "--", "true"]);
         assertEquals(wrongNs.code, 1);
       } finally {

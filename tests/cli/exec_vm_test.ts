@@ -19,6 +19,7 @@ import {
   virtSkipReason,
 } from "../virt/virt_harness.ts";
 import { PtySession } from "../containerd/pty.ts";
+import { makeBusyboxRootfs } from "../containerd/image.ts";
 import { joey, joeyCommand } from "./joey.ts";
 
 const skip = await virtSkipReason();
@@ -73,24 +74,54 @@ Deno.test("joey exec: a sandbox whose agent does not answer is reported as unrea
   }
 });
 
+/**
+ * Runs fn with a containerd whose shims run virt-container with state in a
+ * fresh directory (env names it for joey). Afterwards containerd stops and
+ * no QEMU, virtiofsd or vsock back end may be left: exec sessions must not
+ * keep a sandbox from stopping once its containers go.
+ */
+async function withVirtContainerd(
+  fn: (c: Containerd, env: { JOEY_STATE_DIR: string }) => Promise<void>,
+): Promise<void> {
+  const stateDir = `/run/joey-exec-test-${Math.random().toString(36).slice(2, 8)}`;
+  let c: Containerd | null = null;
+  let left: number[] = [];
+  try {
+    c = await startVirtContainerd(stateDir);
+    await fn(c, { JOEY_STATE_DIR: stateDir });
+  } finally {
+    await c?.stop();
+    // The shims' cleanup stops QEMU, virtiofsd and the vsock back end: wait for it, bounded.
+    await waitFor(async () => (await sandboxProcesses(stateDir)).length === 0, "VMs gone", 30_000)
+      .catch(() => {});
+    left = await sandboxProcesses(stateDir);
+    for (const pid of left) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    for (const m of (await mountsUnder(stateDir)).reverse()) {
+      await new Deno.Command("umount", { args: ["-l", m] }).output();
+    }
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+  }
+  assertEquals(left, [], "QEMU/virtiofsd/vsock back end still running after containerd stopped");
+}
+
 Deno.test({
   name: "joey exec into a virt-container sandbox: guest kernel, stdio, exit code, --container",
   ignore: skip !== null,
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: async () => {
-    const kernel = await guestKernel(REPO);
-    assert(typeof kernel !== "string", String(kernel));
-    const stateDir = `/run/joey-exec-test-${Math.random().toString(36).slice(2, 8)}`;
-    const env = { JOEY_STATE_DIR: stateDir };
-    const suffix = Math.random().toString(36).slice(2, 7);
-    const solo = `xvm-solo-${suffix}`;
-    const pod = `xvm-pod-${suffix}`;
-    const [pa, pb] = [`xvm-pa-${suffix}`, `xvm-pb-${suffix}`];
-    let c: Containerd | null = null;
-    let left: number[] = [];
-    try {
-      c = await startVirtContainerd(stateDir);
+  fn: () =>
+    withVirtContainerd(async (c, env) => {
+      const kernel = await guestKernel(REPO);
+      assert(typeof kernel !== "string", String(kernel));
+      const stateDir = env.JOEY_STATE_DIR;
+      const suffix = Math.random().toString(36).slice(2, 7);
+      const solo = `xvm-solo-${suffix}`;
+      const pod = `xvm-pod-${suffix}`;
+      const [pa, pb] = [`xvm-pa-${suffix}`, `xvm-pb-${suffix}`];
       await runDetached(c, solo);
 
       const r = await joey(
@@ -190,23 +221,71 @@ Deno.test({
       const wrong = await joey(["exec", pod, "--container", "nope", "--", "true"], { env });
       assertEquals(wrong.code, 1);
       assertIncludes(wrong.stderr, `container "nope" is not in sandbox "${pod}"`);
-    } finally {
-      await c?.stop();
-      // The shims' cleanup stops QEMU, virtiofsd and the vsock back end: wait for it, bounded.
-      await waitFor(async () => (await sandboxProcesses(stateDir)).length === 0, "VMs gone", 30_000)
-        .catch(() => {});
-      left = await sandboxProcesses(stateDir);
-      for (const pid of left) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch { /* gone */ }
-      }
-      for (const m of (await mountsUnder(stateDir)).reverse()) {
-        await new Deno.Command("umount", { args: ["-l", m] }).output();
-      }
-      await Deno.remove(stateDir, { recursive: true }).catch(() => {});
-    }
-    // Exec sessions must not keep a sandbox from stopping once its containers go.
-    assertEquals(left, [], "QEMU/virtiofsd/vsock back end still running after containerd stopped");
-  },
+    }),
 });
+
+Deno.test({
+  name:
+    "joey exec runs as the container's user, env and cwd (as ctr tasks exec does); -u/-e/-w override them",
+  ignore: skip !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withVirtContainerd(async (c, env) => {
+      const id = `xvm-user-${Math.random().toString(36).slice(2, 7)}`;
+      // ctr 1.6 has no --user, and with --config it takes the whole spec from
+      // the file (no image): ctr's own default spec, with the process and a
+      // busybox root on the host.
+      const spec = JSON.parse((await c.ctr(["oci", "spec"])).stdout);
+      const dir = await Deno.makeTempDir({ prefix: "joey-exec-user-" });
+      try {
+        await makeBusyboxRootfs(`${dir}/rootfs`);
+        spec.root = { path: `${dir}/rootfs`, readonly: false };
+        spec.process = {
+          ...spec.process,
+          user: { uid: 1000, gid: 1001 },
+          args: ["sleep", "300"],
+          env: ["PATH=/bin", "JOEY_VAR=from-the-spec"],
+          cwd: "/tmp",
+        };
+        await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(spec));
+        const run = await c.ctr(
+          ["run", "-d", "--runtime", JOEY_RUNTIME, "--config"].concat(
+            [`${dir}/config.json`, id],
+          ),
+          { timeoutMs: 120_000 },
+        );
+        assertEquals(run.code, 0, `${run.stderr}\n${(await c.log()).slice(-3000)}`);
+        await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`, 60_000);
+        await execAsTheContainer(c, id, env);
+        await c.ctr(["tasks", "kill", "-s", "KILL", id]);
+        await waitFor(async () => (await c.taskStatus(id)) === "STOPPED", `${id} STOPPED`);
+        assertEquals((await c.ctr(["tasks", "delete", id])).code, 0);
+        assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    }),
+});
+
+/** joey exec and ctr tasks exec show the same user, env and cwd; the flags replace them. */
+async function execAsTheContainer(
+  c: Containerd,
+  id: string,
+  env: { JOEY_STATE_DIR: string },
+): Promise<void> {
+  const show = ["sh", "-c", 'echo "$(id -u) $(id -g) $JOEY_VAR $(pwd)"'];
+  const ctrExec = await c.ctr(["tasks", "exec", "--exec-id", "ref", id, ...show]);
+  assertEquals(ctrExec.stdout, "1000 1001 from-the-spec /tmp\n", ctrExec.stderr);
+  const r = await joey(["exec", id, "--", ...show], { env });
+  assertEquals([r.stdout, r.stderr, r.code], [ctrExec.stdout, "", 0]);
+  const over = await joey(
+    ["exec", "-u", "0", "-e", "JOEY_VAR=override", "-w", "/", id, "--", ...show],
+    { env },
+  );
+  // -u UID keeps the container's gid, as runc exec --user does.
+  assertEquals([over.stdout, over.code], ["0 1001 override /\n", 0], over.stderr);
+  const bad = await joey(["exec", "-u", "nobody", id, "--", "true"], { env });
+  assertEquals(bad.code, 2);
+  assertIncludes(bad.stderr, '--user takes UID[:GID] as numbers, not "nobody"');
+}

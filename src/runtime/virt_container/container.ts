@@ -50,12 +50,12 @@ export class VmContainer {
     listener: RuntimeListener,
   ): Promise<VmContainer> {
     const mounts = (o.spec.mounts ?? []) as OciMount[];
-    const shared = await sandbox.resources.handleContainerResources(
-      o.id,
-      specRootPath(o.bundle, o.spec),
-      o.rootfs,
+    const shared = await sandbox.resources.handleContainerResources(o.id, {
+      bundle: o.bundle,
+      rootDir: specRootPath(o.bundle, o.spec),
+      rootfs: o.rootfs,
       mounts,
-    );
+    });
     let io: AgentIo | null = null;
     try {
       io = await AgentIo.open(o.stdio);
