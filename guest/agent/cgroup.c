@@ -258,5 +258,5 @@ void cgroup__destroy(struct container *c)
 {
 	oom__unwatch(c);
 	if (c->cgroup[0] && rmdir(c->cgroup) < 0 && errno != ENOENT)
-		agent_log("removing cgroup %s: %s", c->cgroup, strerror(errno));
+		agent_log_for(c->id, NULL, "removing cgroup %s: %s", c->cgroup, strerror(errno));
 }

@@ -369,6 +369,7 @@ int container__create(const Grpc__CreateContainerRequest *req, struct rpc_reply 
 	if (spawn(c, c->init, &a, flags, true, r))
 		goto fail;
 	c->state = C_CREATED;
+	agent_log_for(c->id, NULL, "created, init pid %d", (int)c->init->pid);
 	return 0;
 fail:
 	container__free(c);
@@ -397,6 +398,7 @@ int container__start(struct container *c, struct rpc_reply *r)
 		return rpc_fail(r, RPC_FAILED_PRECONDITION, "container %s: %s", c->id, msg);
 	p->state = PROC_RUNNING;
 	c->state = C_RUNNING;
+	agent_log_for(c->id, NULL, "started");
 	return 0;
 }
 
@@ -450,6 +452,7 @@ int container__exec(struct container *c, const Grpc__ExecProcessRequest *req, st
 	if (setns(agent.own_pidns, CLONE_NEWPID) < 0)
 		agent_log("restoring the agent's pid namespace: %s", strerror(errno));
 	if (rc == 0) {
+		agent_log_for(c->id, req->exec_id, "exec started, pid %d", (int)p->pid);
 		p->next = c->execs;
 		c->execs = p;
 		p = NULL;
@@ -495,6 +498,7 @@ int container__remove(struct container *c, unsigned timeout_s, struct rpc_reply 
 		if (any_alive(c))
 			usleep(2000);
 	}
+	agent_log_for(c->id, NULL, "removed");
 	container__free(c);
 	return 0;
 }
@@ -505,7 +509,7 @@ void container__remove_all(void)
 
 	while (agent.containers)
 		if (container__remove(agent.containers, 5, &r) < 0) {
-			agent_log("%s", r.msg);
+			agent_log_for(agent.containers->id, NULL, "%s", r.msg);
 			container__free(agent.containers);
 		}
 }

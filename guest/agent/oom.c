@@ -125,7 +125,7 @@ static void oom__push(const char *id)
 		if (!strcmp(oom.queue[(oom.head + i) % OOM_QUEUE_MAX], id))
 			return; /* already waiting to be taken: one event says it */
 	if (oom.len == OOM_QUEUE_MAX) {
-		agent_log("oom: event queue full, dropping the event of container %s", id);
+		agent_log_for(id, NULL, "oom: event queue full, dropping the event");
 		return;
 	}
 	snprintf(oom.queue[(oom.head + oom.len) % OOM_QUEUE_MAX], MAX_ID, "%s", id);
@@ -139,7 +139,7 @@ void oom__check(struct container *c)
 	if (!c->oom_wd || cgroup__oom_kills(c, &n) || n <= c->oom_kills)
 		return;
 	c->oom_kills = n;
-	agent_log("oom: container %s: oom_kill %llu", c->id, (unsigned long long)n);
+	agent_log_for(c->id, NULL, "oom: oom_kill %llu", (unsigned long long)n);
 	oom__push(c->id);
 	oom__serve();
 }

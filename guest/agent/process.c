@@ -361,6 +361,7 @@ void proc__exited(struct proc *p, int wstatus)
 	p->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
 	if (p == p->c->init)
 		p->c->state = C_STOPPED;
+	agent_log_for(p->c->id, p == p->c->init ? NULL : p->exec_id, "exited with status %d", p->status);
 	/* An OOM kill is counted before its SIGKILL: report it ahead of the exit. */
 	oom__check(p->c);
 	while (p->waits) {

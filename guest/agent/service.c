@@ -65,37 +65,53 @@ static int destroy_sandbox(const ProtobufCMessage *msg, struct call *call, struc
 	return 0;
 }
 
+/* A lifecycle RPC's failure, in the log with the container (and exec) it was about. */
+static int failed(int rc, const char *what, const char *cid, const char *exec_id, const struct rpc_reply *r)
+{
+	if (rc)
+		agent_log_for(cid, exec_id, "%s failed: %s", what, r->msg);
+	return rc;
+}
+
 static int create_container(const ProtobufCMessage *msg, struct call *call, struct rpc_reply *r)
 {
+	REQ(Grpc__CreateContainerRequest, req);
+
 	(void)call;
-	return container__create((const Grpc__CreateContainerRequest *)msg, r);
+	return failed(container__create(req, r), "create", req->container_id, NULL, r);
 }
 
 static int start_container(const ProtobufCMessage *msg, struct call *call, struct rpc_reply *r)
 {
 	REQ(Grpc__StartContainerRequest, req);
 	struct container *c;
+	int rc;
 
 	(void)call;
-	return find(req->container_id, &c, r) ? -1 : container__start(c, r);
+	rc = find(req->container_id, &c, r) ? -1 : container__start(c, r);
+	return failed(rc, "start", req->container_id, NULL, r);
 }
 
 static int remove_container(const ProtobufCMessage *msg, struct call *call, struct rpc_reply *r)
 {
 	REQ(Grpc__RemoveContainerRequest, req);
 	struct container *c;
+	int rc;
 
 	(void)call;
-	return find(req->container_id, &c, r) ? -1 : container__remove(c, req->timeout, r);
+	rc = find(req->container_id, &c, r) ? -1 : container__remove(c, req->timeout, r);
+	return failed(rc, "remove", req->container_id, NULL, r);
 }
 
 static int exec_process(const ProtobufCMessage *msg, struct call *call, struct rpc_reply *r)
 {
 	REQ(Grpc__ExecProcessRequest, req);
 	struct container *c;
+	int rc;
 
 	(void)call;
-	return find(req->container_id, &c, r) ? -1 : container__exec(c, req, r);
+	rc = find(req->container_id, &c, r) ? -1 : container__exec(c, req, r);
+	return failed(rc, "exec", req->container_id, req->exec_id, r);
 }
 
 static int signal_process(const ProtobufCMessage *msg, struct call *call, struct rpc_reply *r)

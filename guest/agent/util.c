@@ -10,18 +10,53 @@
 #include <time.h>
 #include <unistd.h>
 
-void agent_log(const char *fmt, ...)
+/* Appends " key=value" to line (NUL-terminated, cap bytes), value sanitized. */
+static size_t log_field(char *line, size_t n, size_t cap, const char *key, const char *value)
+{
+	n += (size_t)snprintf(line + n, cap - n, "%s%s=", n ? " " : "", key);
+	if (n >= cap)
+		n = cap - 1;
+	for (const unsigned char *v = (const unsigned char *)value; *v && n + 1 < cap; v++)
+		line[n++] = (*v <= ' ' || *v >= 0x7f || *v == '"' || *v == '=') ? '?' : (char)*v;
+	line[n] = 0;
+	return n;
+}
+
+/* Writes "joey-agent: [fields ]message\n" to stderr in one write, so
+ * lines of concurrent writers never interleave. */
+static void agent_vlog(const char *fields, const char *fmt, va_list ap)
 {
 	char line[1024];
-	va_list ap;
-	int n = snprintf(line, sizeof(line), "joey-agent: ");
+	size_t n = (size_t)snprintf(line, sizeof(line), "joey-agent: %s%s", fields, *fields ? " " : "");
 
-	va_start(ap, fmt);
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
 	n = strlen(line);
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
+}
+
+void agent_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	agent_vlog("", fmt, ap);
+	va_end(ap);
+}
+
+void agent_log_for(const char *container_id, const char *exec_id, const char *fmt, ...)
+{
+	char fields[300];
+	size_t n = log_field(fields, 0, sizeof(fields), "container", container_id);
+	va_list ap;
+
+	if (exec_id && *exec_id)
+		log_field(fields, n, sizeof(fields), "exec", exec_id);
+	va_start(ap, fmt);
+	agent_vlog(fields, fmt, ap);
+	va_end(ap);
 }
 
 int util__mkdir_p(const char *path)

@@ -12,6 +12,13 @@
 
 /* Logs one line to stderr (the console in the VM) with the agent prefix. */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Logs one line about a container and, with a non-empty exec_id, one of its
+ * execs: "joey-agent: container=ID[ exec=ID] message". The host turns the
+ * fields into log fields (src/runtime/virt_container/console_log.ts), so an
+ * operator can follow one container; bytes of an id that would break the
+ * field (space, control, quote, '=') are written as '?'. */
+void agent_log_for(const char *container_id, const char *exec_id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* mkdir -p with mode 0755; 0 or -errno. */
 int util__mkdir_p(const char *path);

@@ -10,6 +10,7 @@ import { processToAgent, specToAgent } from "../../src/runtime/virt_container/to
 import { agentStatsToMetrics } from "../../src/runtime/virt_container/metrics.ts";
 import { CreatedState } from "../../src/runtime/virt_container/process_state.ts";
 import { sandboxIdOf } from "../../src/runtime/virt_container/sandbox.ts";
+import { consoleFields } from "../../src/runtime/virt_container/console_log.ts";
 import { selectHypervisor } from "../../src/hypervisor/select.ts";
 import { GUEST_SHARE_DIR, SandboxLayout } from "../../src/resource/layout.ts";
 import { cleanupSandboxDir } from "../../src/resource/manager.ts";
@@ -198,4 +199,15 @@ Deno.test({
       await Deno.remove(src, { recursive: true }).catch(() => {});
     }
   },
+});
+
+Deno.test("consoleFields() makes the agent's container and exec ids log fields; other lines keep the sandbox only", () => {
+  const line = "joey-agent: container=c1 exec=e-2 exited with status 3";
+  assertEquals(consoleFields("sb", line), { sandbox: "sb", container: "c1", exec: "e-2", line });
+  const init = "joey-agent: container=c1 started";
+  assertEquals(consoleFields("sb", init), { sandbox: "sb", container: "c1", line: init });
+  const other = "joey-agent: ready on vsock port 1024";
+  assertEquals(consoleFields("sb", other), { sandbox: "sb", line: other });
+  const kernel = "[    0.000000] Linux version 6.1 container=x";
+  assertEquals(consoleFields("sb", kernel), { sandbox: "sb", line: kernel });
 });
