@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,10 @@
 #include <unistd.h>
 
 #define BUF_ALLOC (256u << 10) /* what each connection lets the guest send ahead */
+/* REQUEST, RESPONSE, SHUTDOWN and RST packets waiting for rx buffers. A live
+ * connection has at most two here (its REQUEST or RESPONSE, its SHUTDOWN):
+ * 1024 for VSOCK_MAX_CONNS; RSTs share the rest. Credit updates are not
+ * queued here but owed by their connection (owed_next). */
 #define CTL_QUEUE 1024
 #define TX_BUDGET 256          /* chains per turn before yielding the loop */
 #define RX_BUDGET 16           /* packets per connection per turn */
@@ -39,7 +44,12 @@ struct vsock_conn {
 	uint32_t pend_head, pend_len;
 	char line[LINE_MAX_LEN];
 	uint32_t line_len;
-	bool host_eof, guest_shut_send, guest_shut_rcv, credit_queued;
+	bool host_eof, guest_shut_send, guest_shut_rcv;
+	/* A CREDIT_UPDATE is owed: the connection waits in the model's FIFO
+	 * of owed updates (owed_next) until an rx buffer takes it. One per
+	 * connection at most, so the debt is bounded and never dropped. */
+	bool credit_owed;
+	struct vsock_conn *owed_next;
 	/* The guest closed both ways with bytes still pending for the host:
 	 * they are written first, then the RST that ends the close goes out. */
 	bool closing;
@@ -63,6 +73,7 @@ struct vsock_model {
 	uint32_t next_port;
 	struct ctl_pkt ctl[CTL_QUEUE];
 	unsigned int ctl_head, ctl_len;
+	struct vsock_conn *owed_head, *owed_tail;
 	bool rx_starved, rx_pushed, tx_pushed, broken;
 	struct vsock_stats stats;
 };
@@ -127,14 +138,35 @@ static uint32_t peer_credit(const struct vsock_conn *c)
 }
 
 static void conn_read(void *opaque, uint32_t events);
+static void conn_reset(struct vsock_conn *c);
+
+static void model_note(struct vsock_model *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A host-side failure that cost one connection (not the guest's doing, so
+ * the device keeps running): told to the transport for its log. */
+static void model_note(struct vsock_model *m, const char *fmt, ...)
+{
+	char text[160];
+	va_list ap;
+	if (!m->env.note)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	m->env.note(m->env.opaque, text);
+}
 
 /* Keeps the fd's epoll interest in step with what the connection can do.
  * A socket with nothing to wait for leaves the loop altogether, so that a
- * hang-up cannot make the loop spin. */
-static void conn_update(struct vsock_conn *c)
+ * hang-up cannot make the loop spin. A socket the loop will not take back
+ * (no slot, no memory) would stall its stream unseen: the connection is
+ * reset instead, noted, and freed. Returns 0, or -1 when c is gone. */
+static int conn_update(struct vsock_conn *c)
 {
 	struct vsock_model *m = c->m;
 	uint32_t ev = 0;
+	int r = 0;
 	if (c->state == CONN_HANDSHAKE)
 		ev |= EPOLLIN;
 	else if (c->state == CONN_ESTABLISHED && !c->host_eof && !c->guest_shut_rcv &&
@@ -143,17 +175,36 @@ static void conn_update(struct vsock_conn *c)
 	if (c->pend_len)
 		ev |= EPOLLOUT;
 	if (ev == c->events && c->registered == !!ev)
-		return;
+		return 0;
 	if (!ev) {
 		if (c->registered)
 			m->env.loop_del(m->env.opaque, c->fd);
 		c->registered = false;
 	} else if (!c->registered) {
-		c->registered = !m->env.loop_add(m->env.opaque, c->fd, ev, conn_read, c);
+		r = m->env.loop_add(m->env.opaque, c->fd, ev, conn_read, c);
+		c->registered = !r;
 	} else {
-		m->env.loop_mod(m->env.opaque, c->fd, ev);
+		r = m->env.loop_mod(m->env.opaque, c->fd, ev);
+	}
+	if (r) {
+		m->stats.loop_refused++;
+		model_note(m, "vsock: connection %u -> %u reset: the event loop would not watch "
+			   "its socket (%s)", c->peer_port, c->local_port, strerror(-r));
+		conn_reset(c);
+		return -1;
 	}
 	c->events = ev;
+	return 0;
+}
+
+/* conn_update for every connection (one may be freed on the way). */
+static void conns_update(struct vsock_model *m)
+{
+	struct vsock_conn *c = m->conns, *next;
+	for (; c; c = next) {
+		next = c->next;
+		conn_update(c);
+	}
 }
 
 static struct vsock_conn *conn_find(struct vsock_model *m, uint32_t local, uint32_t peer)
@@ -179,6 +230,41 @@ static struct vsock_conn *conn_new(struct vsock_model *m, int fd, enum conn_stat
 	return c;
 }
 
+/* Owes the guest a CREDIT_UPDATE (once: a second debt adds nothing, the
+ * update carries the counts current when it goes out). */
+static void credit_owe(struct vsock_conn *c)
+{
+	struct vsock_model *m = c->m;
+	if (c->credit_owed)
+		return;
+	c->credit_owed = true;
+	c->owed_next = NULL;
+	if (m->owed_tail)
+		m->owed_tail->owed_next = c;
+	else
+		m->owed_head = c;
+	m->owed_tail = c;
+}
+
+static void credit_unlink(struct vsock_conn *c)
+{
+	struct vsock_model *m = c->m;
+	struct vsock_conn *prev = NULL;
+	if (!c->credit_owed)
+		return;
+	for (struct vsock_conn *o = m->owed_head; o; prev = o, o = o->owed_next)
+		if (o == c) {
+			if (prev)
+				prev->owed_next = c->owed_next;
+			else
+				m->owed_head = c->owed_next;
+			if (m->owed_tail == c)
+				m->owed_tail = prev;
+			break;
+		}
+	c->credit_owed = false;
+}
+
 static void conn_free(struct vsock_conn *c)
 {
 	struct vsock_model *m = c->m;
@@ -187,6 +273,7 @@ static void conn_free(struct vsock_conn *c)
 			*pp = c->next;
 			break;
 		}
+	credit_unlink(c);
 	if (c->registered)
 		m->env.loop_del(m->env.opaque, c->fd);
 	close(c->fd);
@@ -200,7 +287,9 @@ static void ctl_queue(struct vsock_model *m, uint32_t local, uint32_t peer, uint
 		      uint32_t flags)
 {
 	/* A guest that posts no rx buffers cannot make this grow: past the
-	 * bound, control replies are dropped (the guest times out). */
+	 * bound, control packets are dropped (the guest times out). Only a
+	 * guest that also floods RST-worthy packets gets there: live
+	 * connections alone fill at most the whole ring. */
 	if (m->ctl_len == CTL_QUEUE)
 		return;
 	struct ctl_pkt *p = &m->ctl[(m->ctl_head + m->ctl_len++) % CTL_QUEUE];
@@ -284,29 +373,41 @@ static void flush_notify(struct vsock_model *m)
 	m->rx_pushed = m->tx_pushed = false;
 }
 
+/* Queued control packets first, then owed credit updates (after the
+ * REQUEST or RESPONSE that opens their stream), oldest first. */
 static void ctl_flush(struct vsock_model *m)
 {
 	struct vq_chain ch;
+	struct vsock_hdr h;
 	while (m->ctl_len && !m->broken) {
 		struct ctl_pkt *p = &m->ctl[m->ctl_head];
-		struct vsock_hdr h;
 		struct vsock_conn *c = conn_find(m, p->local_port, p->peer_port);
-		/* A SHUTDOWN or credit update queued for a connection that has
-		 * since been reset would carry no credit (zeros): its RST says
-		 * all there is to say. */
+		/* A SHUTDOWN queued for a connection that has since been reset
+		 * would carry no credit (zeros): its RST says all there is to
+		 * say. */
 		bool stale = !c && p->op != VSOCK_OP_RST;
 		if (!stale && rx_pop(m, &ch))
-			break;
+			return;
 		m->ctl_head = (m->ctl_head + 1) % CTL_QUEUE;
 		m->ctl_len--;
 		if (stale)
 			continue;
-		if (p->op == VSOCK_OP_CREDIT_UPDATE)
-			c->credit_queued = false;
 		fill_hdr(m, p->op == VSOCK_OP_RST ? NULL : c, p->local_port, p->peer_port, p->op,
 			 p->flags, 0, &h);
 		rx_publish(m, &ch, &h);
 	}
+	while (m->owed_head && !m->broken && !rx_pop(m, &ch)) {
+		struct vsock_conn *c = m->owed_head;
+		credit_unlink(c);
+		fill_hdr(m, c, c->local_port, c->peer_port, VSOCK_OP_CREDIT_UPDATE, 0, 0, &h);
+		rx_publish(m, &ch, &h);
+	}
+}
+
+/* Control before data, so that no data overtakes its stream's RESPONSE. */
+static bool ctl_pending(const struct vsock_model *m)
+{
+	return m->ctl_len || m->owed_head;
 }
 
 static void conn_reset(struct vsock_conn *c)
@@ -320,10 +421,8 @@ static void conn_reset(struct vsock_conn *c)
  * for the receiver's update rather than asking). */
 static void maybe_credit_update(struct vsock_conn *c)
 {
-	if (!c->credit_queued && c->fwd_cnt - c->last_fwd_sent >= BUF_ALLOC / 4) {
-		c->credit_queued = true;
-		ctl_queue(c->m, c->local_port, c->peer_port, VSOCK_OP_CREDIT_UPDATE, 0);
-	}
+	if (c->fwd_cnt - c->last_fwd_sent >= BUF_ALLOC / 4)
+		credit_owe(c);
 }
 
 static ssize_t send_iov(int fd, struct iovec *iov, int n)
@@ -463,9 +562,7 @@ static void tx_packet(struct vsock_model *m, const struct vq_chain *ch)
 		c->peer_buf_alloc = h.buf_alloc;
 		c->peer_fwd_cnt = h.fwd_cnt;
 		ctl_queue(m, c->local_port, c->peer_port, VSOCK_OP_RESPONSE, 0);
-		conn_update(c);
-		if (!c->registered && c->events)
-			conn_reset(c); /* the loop is full: RST follows the RESPONSE */
+		conn_update(c); /* the loop is full: RST follows the RESPONSE */
 		return;
 	}
 	if (!c) {
@@ -502,10 +599,7 @@ static void tx_packet(struct vsock_model *m, const struct vq_chain *ch)
 		}
 		break;
 	case VSOCK_OP_CREDIT_REQUEST:
-		if (!c->credit_queued) {
-			c->credit_queued = true;
-			ctl_queue(m, c->local_port, c->peer_port, VSOCK_OP_CREDIT_UPDATE, 0);
-		}
+		credit_owe(c);
 		break;
 	default: /* CREDIT_UPDATE: the header fields above were the point */
 		break;
@@ -543,8 +637,8 @@ void vsock_model__kick_rx(struct vsock_model *m)
 {
 	m->rx_starved = false;
 	ctl_flush(m);
-	for (struct vsock_conn *c = m->conns; c; c = c->next)
-		conn_update(c);
+	conns_update(m);
+	ctl_flush(m); /* the RSTs of connections the loop refused */
 	flush_notify(m);
 }
 
@@ -556,7 +650,7 @@ static void conn_to_guest(struct vsock_conn *c)
 	struct iovec iov[32];
 	for (int i = 0; i < RX_BUDGET && !m->broken; i++) {
 		uint32_t credit = peer_credit(c);
-		if (!credit || c->host_eof || m->ctl_len)
+		if (!credit || c->host_eof || ctl_pending(m))
 			break;
 		if (rx_pop(m, &ch))
 			break;
@@ -654,8 +748,8 @@ static void conn_read(void *opaque, uint32_t events)
 	ctl_flush(m);
 	conn_update(c);
 	if (m->rx_starved)
-		for (struct vsock_conn *o = m->conns; o; o = o->next)
-			conn_update(o);
+		conns_update(m);
+	ctl_flush(m); /* the RST of a connection the loop refused */
 	flush_notify(m);
 }
 
@@ -673,9 +767,7 @@ static void listener_ready(void *opaque, uint32_t events)
 			close(fd);
 			continue;
 		}
-		conn_update(c);
-		if (!c->registered)
-			conn_free(c); /* the loop is full: refuse rather than strand it */
+		conn_update(c); /* the loop is full: refused rather than stranded */
 	}
 }
 
@@ -748,6 +840,7 @@ void vsock_model__reset(struct vsock_model *m)
 	while (m->conns)
 		conn_free(m->conns);
 	m->ctl_len = 0;
+	m->owed_head = m->owed_tail = NULL;
 	m->rx_starved = m->rx_pushed = m->tx_pushed = m->broken = false;
 }
 

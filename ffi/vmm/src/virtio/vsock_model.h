@@ -62,11 +62,17 @@ struct vsock_env {
 	int (*loop_add)(void *opaque, int fd, uint32_t events, vsock_loop_fn fn, void *cb);
 	int (*loop_mod)(void *opaque, int fd, uint32_t events);
 	int (*loop_del)(void *opaque, int fd);
+	/* Optional (NULL: not told): a host-side failure cost one connection,
+	 * which was reset (e.g. the event loop had no slot for its socket);
+	 * the device keeps running. Text is already formatted, for the log. */
+	void (*note)(void *opaque, const char *text);
 };
 
 struct vsock_stats {
 	uint64_t conns_opened, conns_closed, bytes_to_guest, bytes_to_host, rst_sent;
 	uint64_t credit_violations, bad_packets;
+	/* Connections reset because the event loop would not watch them. */
+	uint64_t loop_refused;
 };
 
 struct vsock_model;
