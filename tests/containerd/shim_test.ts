@@ -6,8 +6,19 @@
  */
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { waitFor } from "../lib/tmp.ts";
-import { type Containerd, IMAGE_NAME, JOEY_RUNTIME, RUNC_RUNTIME } from "./harness.ts";
-import { PtySession } from "./pty.ts";
+import { IMAGE_NAME, JOEY_RUNTIME, RUNC_RUNTIME } from "./harness.ts";
+import {
+  deleteStopped,
+  execKeepsStreamsApart,
+  killAll,
+  killTask,
+  metricsText,
+  pauseResume,
+  psWithExec,
+  runDetached,
+  ttyExec,
+  ttyRun,
+} from "./scenarios.ts";
 import { SharedContainerd } from "./shared.ts";
 
 const RUNTIMES = [["joey", JOEY_RUNTIME], ["runc", RUNC_RUNTIME]] as const;
@@ -16,14 +27,6 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 const shared = new SharedContainerd();
 const containerd = () => shared.get();
 const newId = (r: string, what: string) => shared.newId(r, what);
-
-/** Deletes a stopped task; returns the exit code ctr 1.6 reports (it warns on non-zero). */
-async function deletedExitCode(c: Containerd, id: string): Promise<number> {
-  const del = await c.ctr(["tasks", "delete", id]);
-  assertEquals(del.code, 0, del.stderr);
-  const m = /exit with non-zero exit code (\d+)/.exec(del.stderr);
-  return m ? Number(m[1]) : 0;
-}
 
 for (const [name, runtime] of RUNTIMES) {
   Deno.test({
@@ -56,117 +59,31 @@ for (const [name, runtime] of RUNTIMES) {
     fn: async () => {
       const c = await containerd();
       const id = newId(name, "life");
-      const run = await c.ctr([
-        "run",
-        "-d",
-        "--runtime",
+      await runDetached(c, {
         runtime,
-        IMAGE_NAME,
         id,
-        "sh",
-        "-c",
-        "trap 'exit 7' TERM; while true; do sleep 0.1; done",
-      ]);
-      assertEquals(run.code, 0, run.stderr);
-      await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
-
-      const exec = await c.ctr([
-        "tasks",
-        "exec",
-        "--exec-id",
-        "e1",
-        id,
-        "sh",
-        "-c",
-        "echo in-exec; echo to-err >&2; exit 4",
-      ]);
-      assertEquals(exec.stdout, "in-exec\n");
-      assertIncludes(exec.stderr, "to-err");
-      assertEquals(exec.code, 4);
-
-      const tty = new PtySession(
-        `ctr --address ${c.address} --namespace ${c.namespace} tasks exec -t --exec-id e2 ${id} sh -c 'tty; exit 6'`,
-      );
-      try {
-        await tty.expect("/dev/pts/");
-        assertEquals(await tty.wait(), 6, tty.output);
-      } finally {
-        tty.kill();
-      }
-
-      const bg = await c.ctr(["tasks", "exec", "-d", "--exec-id", "bg", id, "sleep", "60"]);
-      assertEquals(bg.code, 0, bg.stderr);
-      const ps = await c.ctr(["tasks", "ps", id]);
-      assertEquals(ps.code, 0, ps.stderr);
-      const pids = ps.stdout.split("\n").slice(1).filter((l) => /^\s*\d+/.test(l));
-      assert(pids.length >= 2, `ps lists init and the exec: ${ps.stdout}`);
-
-      assertEquals((await c.ctr(["tasks", "pause", id])).code, 0);
-      assertEquals(await c.taskStatus(id), "PAUSED");
-      assertEquals((await c.ctr(["tasks", "resume", id])).code, 0);
-      assertEquals(await c.taskStatus(id), "RUNNING");
-
-      const metrics = await c.ctr(["tasks", "metrics", id]);
-      assertEquals(metrics.code, 0, metrics.stderr);
-      assertIncludes(metrics.stdout, "memory.usage_in_bytes");
-      assertIncludes(metrics.stdout, "pids.current");
-
-      assertEquals((await c.ctr(["tasks", "kill", "-s", "TERM", id])).code, 0);
-      await waitFor(
-        async () => (await c.taskStatus(id)) === "STOPPED",
-        `${id} STOPPED after TERM`,
-      );
-      assertEquals(await deletedExitCode(c, id), 7, "exit status of the TERM trap");
-      assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
+        argv: ["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"],
+      });
+      await execKeepsStreamsApart(c, id);
+      await ttyExec(c, id, "tty", "/dev/pts/");
+      await psWithExec(c, id);
+      await pauseResume(c, id);
+      await metricsText(c, id);
+      await killTask(c, id, "TERM");
+      await deleteStopped(c, id, 7);
     },
   });
 
   Deno.test({
     name: `${name}: kill -a stops every process of the container`,
     ...opts,
-    fn: async () => {
-      const c = await containerd();
-      const id = newId(name, "killall");
-      assertEquals(
-        (await c.ctr(["run", "-d", "--runtime", runtime, IMAGE_NAME, id, "sleep", "60"])).code,
-        0,
-      );
-      await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
-      assertEquals(
-        (await c.ctr(["tasks", "exec", "-d", "--exec-id", "x", id, "sleep", "60"])).code,
-        0,
-      );
-      const k = await c.ctr(["tasks", "kill", "-a", "-s", "KILL", id]);
-      assertEquals(k.code, 0, k.stderr);
-      await waitFor(
-        async () => (await c.taskStatus(id)) === "STOPPED",
-        `${id} STOPPED after kill -a`,
-      );
-      assertEquals(await deletedExitCode(c, id), 137);
-      assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
-    },
+    fn: async () => killAll(await containerd(), { runtime, id: newId(name, "killall") }),
   });
 
   Deno.test({
     name: `${name}: ctr run -t on a pseudo-terminal echoes input and answers it`,
     ...opts,
-    fn: async () => {
-      const c = await containerd();
-      const id = newId(name, "tty");
-      const pty = new PtySession(
-        `ctr --address ${c.address} --namespace ${c.namespace} run -t --rm --runtime ${runtime} ${IMAGE_NAME} ${id} sh`,
-      );
-      try {
-        await pty.expect("#");
-        await pty.type("echo hello-$((40+2))\n");
-        await pty.expect("echo hello-$((40+2))");
-        await pty.expect("hello-42");
-        await pty.type("exit 5\n");
-        assertEquals(await pty.wait(), 5, pty.output);
-      } finally {
-        pty.kill();
-      }
-    },
+    fn: async () => ttyRun(await containerd(), runtime, newId(name, "tty")),
   });
 
   Deno.test({

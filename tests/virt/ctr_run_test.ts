@@ -13,9 +13,19 @@ import {
   mountsUnder,
   processesMatching,
 } from "../containerd/harness.ts";
-import { messageType } from "../../src/proto/registry.ts";
-import { TtrpcClient } from "../../src/ttrpc/client.ts";
-import { PtySession } from "../containerd/pty.ts";
+import {
+  callShimTask,
+  deleteStopped,
+  execKeepsStreamsApart,
+  killAll,
+  killTask,
+  metricsText,
+  pauseResume,
+  psWithExec,
+  runDetached as runDetachedWith,
+  ttyExec,
+  ttyRun,
+} from "../containerd/scenarios.ts";
 import { guestKernel } from "./guest_fixture.ts";
 import { PodNetwork } from "./netns_fixture.ts";
 import {
@@ -80,35 +90,9 @@ async function shimLog(c: Containerd): Promise<string> {
     .slice(-20).join("\n");
 }
 
-/** `ctr run -d` of argv (extra ctr flags first) and waits until the task runs. */
-async function runDetached(
-  c: Containerd,
-  id: string,
-  argv: string[],
-  flags: string[] = [],
-): Promise<void> {
-  const run = await c.ctr([
-    "run",
-    "-d",
-    "--runtime",
-    JOEY_RUNTIME,
-    ...flags,
-    IMAGE_NAME,
-    id,
-    ...argv,
-  ], {
-    timeoutMs: 120_000,
-  });
-  assertEquals(run.code, 0, `${run.stderr}\n${await shimLog(c)}`);
-  await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
-}
-
-/** Deletes a stopped task; returns the exit code ctr 1.6 reports (it warns on non-zero). */
-async function deletedExitCode(c: Containerd, id: string): Promise<number> {
-  const del = await c.ctr(["tasks", "delete", id]);
-  assertEquals(del.code, 0, del.stderr);
-  const m = /exit with non-zero exit code (\d+)/.exec(del.stderr);
-  return m ? Number(m[1]) : 0;
+/** `ctr run -d` of argv (extra ctr flags first) with joey; waits until the task runs. */
+function runDetached(c: Containerd, id: string, argv: string[], flags?: string[]): Promise<void> {
+  return runDetachedWith(c, { runtime: JOEY_RUNTIME, id, argv, flags }, () => shimLog(c));
 }
 
 /** Pids of QEMU processes of the sandbox sid. */
@@ -127,82 +111,36 @@ Deno.test({
     const [qemu] = await qemuOf(id);
     assert(qemu, "the container runs in a QEMU VM of its own");
 
-    const exec = await c.ctr([
-      "tasks",
-      "exec",
-      "--exec-id",
-      "e1",
-      id,
-      "sh",
-      "-c",
-      "echo in-exec; echo to-err >&2; exit 4",
-    ]);
-    assertEquals(exec.stdout, "in-exec\n", exec.stderr);
-    assertIncludes(exec.stderr, "to-err");
-    assertEquals(exec.code, 4);
+    await execKeepsStreamsApart(c, id);
+    // The agent's pty is not in the container's own devpts, so ttyname(3)
+    // (and `tty`) cannot name it; isatty(3) is what a terminal guarantees.
+    await ttyExec(c, id, "test -t 0 && test -t 1 && echo on-a-tty", "on-a-tty");
+    const pids = await psWithExec(c, id);
+    assert(pids.every((p) => p === qemu), `every process is inside QEMU ${qemu}: ${pids}`);
 
-    const tty = new PtySession(
-      `ctr --address ${c.address} --namespace ${c.namespace} tasks exec -t --exec-id e2 ${id} sh -c 'test -t 0 && test -t 1 && echo on-a-tty; exit 6'`,
-    );
-    try {
-      // The agent's pty is not in the container's own devpts, so ttyname(3)
-      // (and `tty`) cannot name it; isatty(3) is what a terminal guarantees.
-      await tty.expect("on-a-tty");
-      assertEquals(await tty.wait(), 6, tty.output);
-    } finally {
-      tty.kill();
-    }
-
-    const bg = await c.ctr(["tasks", "exec", "-d", "--exec-id", "bg", id, "sleep", "60"]);
-    assertEquals(bg.code, 0, bg.stderr);
-    const ps = await c.ctr(["tasks", "ps", id]);
-    assertEquals(ps.code, 0, ps.stderr);
-    const pids = ps.stdout.split("\n").slice(1).filter((l) => /^\s*\d+/.test(l))
-      .map((l) => Number(l.trim().split(/\s+/)[0]));
-    assert(pids.length >= 2, `ps lists init and the exec: ${ps.stdout}`);
-    assert(pids.every((p) => p === qemu), `every process is inside QEMU ${qemu}: ${ps.stdout}`);
-
-    assertEquals((await c.ctr(["tasks", "pause", id])).code, 0);
-    assertEquals(await c.taskStatus(id), "PAUSED");
-    assertEquals((await c.ctr(["tasks", "resume", id])).code, 0);
-    assertEquals(await c.taskStatus(id), "RUNNING");
+    await pauseResume(c, id);
 
     // Update (the shim's RPC; ctr 1.6 has no `tasks update`): a memory limit
     // set in the guest's cgroup shows in the metrics.
-    const shim = await TtrpcClient.dial(
-      (await Deno.readTextFile(
-        `${c.dir}/state/io.containerd.runtime.v2.task/${c.namespace}/${id}/address`,
-      )).trim(),
-    );
-    try {
-      await shim.call(
-        "containerd.task.v2.Task",
-        "Update",
-        messageType("containerd.task.v2.UpdateTaskRequest").encode({
-          id,
-          resources: {
-            type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
-            value: new TextEncoder().encode(JSON.stringify({ memory: { limit: 96 << 20 } })),
-          },
-        }),
-        { metadata: { "containerd-namespace-ttrpc": c.namespace }, timeoutMs: 10_000 },
-      );
-    } finally {
-      shim.close();
-    }
-    const metrics = await c.ctr(["tasks", "metrics", id]);
-    assertEquals(metrics.code, 0, metrics.stderr);
-    assertIncludes(metrics.stdout, "memory.usage_in_bytes");
-    assertIncludes(metrics.stdout, "pids.current");
-    const current = /pids\.current\s+(\d+)/.exec(metrics.stdout);
-    assert(current && Number(current[1]) >= 2, `pids counted in the guest: ${metrics.stdout}`);
-    const limit = /memory\.limit_in_bytes\s+(\d+)/.exec(metrics.stdout);
-    assertEquals(Number(limit?.[1]), 96 << 20, `memory limit after Update: ${metrics.stdout}`);
+    await callShimTask(c, id, {
+      method: "Update",
+      type: "UpdateTaskRequest",
+      request: {
+        id,
+        resources: {
+          type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+          value: new TextEncoder().encode(JSON.stringify({ memory: { limit: 96 << 20 } })),
+        },
+      },
+    });
+    const metrics = await metricsText(c, id);
+    const current = /pids\.current\s+(\d+)/.exec(metrics);
+    assert(current && Number(current[1]) >= 2, `pids counted in the guest: ${metrics}`);
+    const limit = /memory\.limit_in_bytes\s+(\d+)/.exec(metrics);
+    assertEquals(Number(limit?.[1]), 96 << 20, `memory limit after Update: ${metrics}`);
 
-    assertEquals((await c.ctr(["tasks", "kill", "-s", "TERM", id])).code, 0);
-    await waitFor(async () => (await c.taskStatus(id)) === "STOPPED", `${id} STOPPED`);
-    assertEquals(await deletedExitCode(c, id), 7, "exit status of the TERM trap");
-    assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
+    await killTask(c, id, "TERM");
+    await deleteStopped(c, id, 7);
     await waitFor(async () => (await qemuOf(id)).length === 0, "the VM to stop", 15_000);
   },
 });
@@ -210,23 +148,7 @@ Deno.test({
 Deno.test({
   name: "virt: ctr run -t on a pseudo-terminal echoes input and answers it",
   ...opts,
-  fn: async () => {
-    const c = await containerd();
-    const id = newId("tty");
-    const pty = new PtySession(
-      `ctr --address ${c.address} --namespace ${c.namespace} run -t --rm --runtime ${JOEY_RUNTIME} ${IMAGE_NAME} ${id} sh`,
-    );
-    try {
-      await pty.expect("#");
-      await pty.type("echo hello-$((40+2))\n");
-      await pty.expect("echo hello-$((40+2))");
-      await pty.expect("hello-42");
-      await pty.type("exit 5\n");
-      assertEquals(await pty.wait(), 5, pty.output);
-    } finally {
-      pty.kill();
-    }
-  },
+  fn: async () => ttyRun(await containerd(), JOEY_RUNTIME, newId("tty")),
 });
 
 Deno.test({
@@ -239,9 +161,7 @@ Deno.test({
     const [qemu] = await qemuOf(id);
     assert(qemu, "QEMU runs");
     Deno.kill(qemu, "SIGKILL");
-    await waitFor(async () => (await c.taskStatus(id)) === "STOPPED", `${id} STOPPED`, 20_000);
-    assertEquals(await deletedExitCode(c, id), 255);
-    assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
+    await deleteStopped(c, id, 255, 20_000);
     await waitFor(
       async () => (await sandboxProcesses(`${stateDir}/${id}/`)).length === 0,
       "virtiofsd and the back end to go",
@@ -254,20 +174,12 @@ Deno.test({
 Deno.test({
   name: "virt: kill -a stops every process of the container",
   ...opts,
-  fn: async () => {
-    const c = await containerd();
-    const id = newId("killall");
-    await runDetached(c, id, ["sleep", "60"]);
-    assertEquals(
-      (await c.ctr(["tasks", "exec", "-d", "--exec-id", "x", id, "sleep", "60"])).code,
-      0,
-    );
-    const k = await c.ctr(["tasks", "kill", "-a", "-s", "KILL", id]);
-    assertEquals(k.code, 0, k.stderr);
-    await waitFor(async () => (await c.taskStatus(id)) === "STOPPED", `${id} STOPPED`);
-    assertEquals(await deletedExitCode(c, id), 137);
-    assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
-  },
+  fn: async () =>
+    killAll(
+      await containerd(),
+      { runtime: JOEY_RUNTIME, id: newId("killall") },
+      async () => shimLog(await containerd()),
+    ),
 });
 
 Deno.test({
@@ -306,24 +218,15 @@ Deno.test({
       const w = child.stdin.getWriter();
       await w.write(new TextEncoder().encode(data));
       await w.close();
-      const addressFile =
-        `${c.dir}/state/io.containerd.runtime.v2.task/${c.namespace}/${id}/address`;
       await waitFor(() => received.length >= data.length, "the data to come back", 60_000);
       // ctr sends CloseIO itself once its stdin copy ends, racing the task's
       // start; the test sends it too, as containerd would, and tolerates the
       // task being gone already.
-      const shim = await TtrpcClient.dial((await Deno.readTextFile(addressFile)).trim())
-        .catch(() => null);
-      try {
-        await shim?.call(
-          "containerd.task.v2.Task",
-          "CloseIO",
-          messageType("containerd.task.v2.CloseIORequest").encode({ id, stdin: true }),
-          { metadata: { "containerd-namespace-ttrpc": c.namespace }, timeoutMs: 10_000 },
-        ).catch(() => {});
-      } finally {
-        shim?.close();
-      }
+      await callShimTask(c, id, {
+        method: "CloseIO",
+        type: "CloseIORequest",
+        request: { id, stdin: true },
+      }).catch(() => {});
       const status = await child.status;
       await reading;
       assertEquals(received, data);
@@ -357,10 +260,8 @@ Deno.test({
       assertEquals(e.code, 0, e.stderr);
     }
     for (const id of [a, b]) {
-      await c.ctr(["tasks", "kill", "-s", "KILL", id]);
-      await waitFor(async () => (await c.taskStatus(id)) === "STOPPED", `${id} STOPPED`);
-      assertEquals(await deletedExitCode(c, id), 137);
-      assertEquals((await c.ctr(["containers", "delete", id])).code, 0);
+      await killTask(c, id, "KILL");
+      await deleteStopped(c, id, 137);
       const left = (await qemuOf(pod)).length;
       assertEquals(left, id === a ? 1 : 0, "the VM lives until its last container is deleted");
     }
