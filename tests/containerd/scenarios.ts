@@ -9,7 +9,7 @@ import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { waitFor } from "../lib/tmp.ts";
 import { messageType } from "../../src/proto/registry.ts";
 import { TtrpcClient } from "../../src/ttrpc/client.ts";
-import { type Containerd, IMAGE_NAME } from "./harness.ts";
+import { type Containerd, type CtrResult, IMAGE_NAME } from "./harness.ts";
 import { PtySession } from "./pty.ts";
 
 /** How long a `ctr run` may take (a VM boots under it with virt-container). */
@@ -20,19 +20,50 @@ function ctrLine(c: Containerd, args: string): string {
   return `ctr --address ${c.address} --namespace ${c.namespace} ${args}`;
 }
 
+/** What `ctr run` runs: runtime, container id, command, and extra ctr flags (before the image). */
+export interface RunOptions {
+  runtime: string;
+  id: string;
+  argv: string[];
+  flags?: string[];
+}
+
+function runArgs(mode: "-d" | "--rm", o: RunOptions): string[] {
+  return ["run", mode, "--runtime", o.runtime, ...(o.flags ?? []), IMAGE_NAME, o.id, ...o.argv];
+}
+
+/** `ctr run --rm` to the end: its output and exit status. */
+export function runRm(c: Containerd, o: RunOptions): Promise<CtrResult> {
+  return c.ctr(runArgs("--rm", o), { timeoutMs: RUN_MS });
+}
+
+/**
+ * `ctr run --rm` as a child with piped stdin and stdout, for stdin tests
+ * (ctr 1.6 attaches its own stdin to the task; it has no -i flag).
+ */
+export function spawnRunRm(
+  c: Containerd,
+  o: RunOptions,
+  stderr: "piped" | "null",
+): Deno.ChildProcess {
+  return new Deno.Command("ctr", {
+    args: ["--address", c.address, "--namespace", c.namespace, ...runArgs("--rm", o)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr,
+  }).spawn();
+}
+
 /**
  * `ctr run -d` of argv (extra ctr flags first); waits until the task runs.
  * A failed run's message adds what diagnose returns (e.g. the shim's log).
  */
 export async function runDetached(
   c: Containerd,
-  o: { runtime: string; id: string; argv: string[]; flags?: string[] },
+  o: RunOptions,
   diagnose: () => Promise<string> = () => Promise.resolve(""),
 ): Promise<void> {
-  const run = await c.ctr(
-    ["run", "-d", "--runtime", o.runtime, ...(o.flags ?? []), IMAGE_NAME, o.id, ...o.argv],
-    { timeoutMs: RUN_MS },
-  );
+  const run = await c.ctr(runArgs("-d", o), { timeoutMs: RUN_MS });
   assertEquals(run.code, 0, `${run.stderr}\n${await diagnose()}`);
   await waitFor(async () => (await c.taskStatus(o.id)) === "RUNNING", `${o.id} RUNNING`);
 }

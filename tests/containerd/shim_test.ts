@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { waitFor } from "../lib/tmp.ts";
-import { IMAGE_NAME, JOEY_RUNTIME, RUNC_RUNTIME } from "./harness.ts";
+import { JOEY_RUNTIME, RUNC_RUNTIME } from "./harness.ts";
 import {
   deleteStopped,
   execKeepsStreamsApart,
@@ -16,6 +16,8 @@ import {
   pauseResume,
   psWithExec,
   runDetached,
+  runRm,
+  spawnRunRm,
   ttyExec,
   ttyRun,
 } from "./scenarios.ts";
@@ -35,17 +37,11 @@ for (const [name, runtime] of RUNTIMES) {
     fn: async () => {
       const c = await containerd();
       const id = newId(name, "run");
-      const r = await c.ctr([
-        "run",
-        "--rm",
-        "--runtime",
+      const r = await runRm(c, {
         runtime,
-        IMAGE_NAME,
         id,
-        "sh",
-        "-c",
-        "echo out; echo err >&2; exit 3",
-      ]);
+        argv: ["sh", "-c", "echo out; echo err >&2; exit 3"],
+      });
       assertEquals(r.stdout, "out\n", `stdout: ${r.stdout} stderr: ${r.stderr}`);
       assertIncludes(r.stderr, "err\n");
       assert(!r.stdout.includes("err"), "stderr leaked into stdout");
@@ -97,24 +93,7 @@ for (const [name, runtime] of RUNTIMES) {
       // CloseIO when its stdin ends, but only if that happens after the task
       // exists (it arms the call after creating it): so the data is typed
       // once the task runs, as a person at a pipe would.
-      const child = new Deno.Command("ctr", {
-        args: [
-          "--address",
-          c.address,
-          "--namespace",
-          c.namespace,
-          "run",
-          "--rm",
-          "--runtime",
-          runtime,
-          IMAGE_NAME,
-          id,
-          "cat",
-        ],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const child = spawnRunRm(c, { runtime, id, argv: ["cat"] }, "piped");
       const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
       try {
         await waitFor(async () => (await c.taskStatus(id)) === "RUNNING", `${id} RUNNING`);
@@ -141,19 +120,7 @@ for (const [name, runtime] of RUNTIMES) {
       const c = await containerd();
       const runs = Array.from({ length: 20 }, (_, i) => {
         const id = newId(name, `par${i}`);
-        return c.ctr([
-          "run",
-          "--rm",
-          "--runtime",
-          runtime,
-          IMAGE_NAME,
-          id,
-          "sh",
-          "-c",
-          `echo hello-${i}; exit ${i}`,
-        ], {
-          timeoutMs: 120_000,
-        });
+        return runRm(c, { runtime, id, argv: ["sh", "-c", `echo hello-${i}; exit ${i}`] });
       });
       const results = await Promise.all(runs);
       results.forEach((r, i) => {

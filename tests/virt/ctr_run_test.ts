@@ -8,7 +8,6 @@ import { processGone, waitFor } from "../lib/tmp.ts";
 import {
   type Containerd,
   type CtrResult,
-  IMAGE_NAME,
   JOEY_RUNTIME,
   mountsUnder,
   processesMatching,
@@ -23,6 +22,8 @@ import {
   pauseResume,
   psWithExec,
   runDetached as runDetachedWith,
+  runRm,
+  spawnRunRm,
   ttyExec,
   ttyRun,
 } from "../containerd/scenarios.ts";
@@ -61,17 +62,8 @@ Deno.test({
     const kernel = await guestKernel(REPO);
     assert(typeof kernel !== "string");
     const id = newId("run");
-    const r = await c.ctr([
-      "run",
-      "--rm",
-      "--runtime",
-      JOEY_RUNTIME,
-      IMAGE_NAME,
-      id,
-      "sh",
-      "-c",
-      "uname -r; echo out; echo err >&2; exit 7",
-    ], { timeoutMs: 120_000 });
+    const argv = ["sh", "-c", "uname -r; echo out; echo err >&2; exit 7"];
+    const r = await runRm(c, { runtime: JOEY_RUNTIME, id, argv });
     const host = new TextDecoder().decode(
       (await new Deno.Command("uname", { args: ["-r"], stdout: "piped" }).output()).stdout,
     ).trim();
@@ -189,24 +181,7 @@ Deno.test({
     const c = await containerd();
     const id = newId("stdin");
     const data = "line one\nline two\n" + "x".repeat(100_000) + "\n";
-    const child = new Deno.Command("ctr", {
-      args: [
-        "--address",
-        c.address,
-        "--namespace",
-        c.namespace,
-        "run",
-        "--rm",
-        "--runtime",
-        JOEY_RUNTIME,
-        IMAGE_NAME,
-        id,
-        "cat",
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
+    const child = spawnRunRm(c, { runtime: JOEY_RUNTIME, id, argv: ["cat"] }, "null");
     const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
     try {
       let received = "";
@@ -278,23 +253,23 @@ Deno.test({
     try {
       await Deno.writeTextFile(`${dir}/from-host`, "host-data\n");
       await Deno.writeTextFile(`${dir}/hosts`, "10.1.2.3 joey-test-host\n");
-      const r = await c.ctr([
-        "run",
-        "--rm",
-        "--runtime",
-        JOEY_RUNTIME,
-        "--mount",
-        `type=bind,src=${dir},dst=/data,options=rbind:rw`,
-        // A file mount, as the CRI adds /etc/hosts and /etc/resolv.conf.
-        "--mount",
-        `type=bind,src=${dir}/hosts,dst=/etc/hosts,options=rbind:ro`,
-        IMAGE_NAME,
+      const r = await runRm(c, {
+        runtime: JOEY_RUNTIME,
         id,
-        "sh",
-        "-c",
-        "cat /data/from-host /etc/hosts; echo guest-wrote > /data/from-guest; " +
-        "echo x >> /etc/hosts || echo read-only",
-      ], { timeoutMs: 120_000 });
+        flags: [
+          "--mount",
+          `type=bind,src=${dir},dst=/data,options=rbind:rw`,
+          // A file mount, as the CRI adds /etc/hosts and /etc/resolv.conf.
+          "--mount",
+          `type=bind,src=${dir}/hosts,dst=/etc/hosts,options=rbind:ro`,
+        ],
+        argv: [
+          "sh",
+          "-c",
+          "cat /data/from-host /etc/hosts; echo guest-wrote > /data/from-guest; " +
+          "echo x >> /etc/hosts || echo read-only",
+        ],
+      });
       assertEquals(r.code, 0, r.stderr);
       assertEquals(r.stdout, "host-data\n10.1.2.3 joey-test-host\nread-only\n");
       assertEquals(await Deno.readTextFile(`${dir}/hosts`), "10.1.2.3 joey-test-host\n");
@@ -323,11 +298,12 @@ async function runInPodNetwork(
   const c = await containerd();
   const net = await PodNetwork.create();
   try {
-    const r = await c.ctr(
-      ["run", "--rm", "--runtime", JOEY_RUNTIME, "--with-ns", `network:${net.path}`, IMAGE_NAME]
-        .concat([newId(what), ...argv(net)]),
-      { timeoutMs: 120_000 },
-    );
+    const r = await runRm(c, {
+      runtime: JOEY_RUNTIME,
+      id: newId(what),
+      flags: ["--with-ns", `network:${net.path}`],
+      argv: argv(net),
+    });
     await check(r, net);
   } finally {
     await net.remove();
@@ -350,11 +326,11 @@ Deno.test({
   ...opts,
   fn: async () => {
     const c = await containerd();
-    const r = await c.ctr(
-      ["run", "--rm", "--runtime", JOEY_RUNTIME, IMAGE_NAME, newId("lo")]
-        .concat(["sh", "-c", "ip -o link show lo; ping -c 1 -W 5 127.0.0.1"]),
-      { timeoutMs: 120_000 },
-    );
+    const r = await runRm(c, {
+      runtime: JOEY_RUNTIME,
+      id: newId("lo"),
+      argv: ["sh", "-c", "ip -o link show lo; ping -c 1 -W 5 127.0.0.1"],
+    });
     assertEquals(r.code, 0, `${r.stdout} ${r.stderr}`);
     assert(/lo: <[^>]*\bUP\b/.test(r.stdout), r.stdout);
     assertIncludes(r.stdout, "1 packets received");
