@@ -102,7 +102,7 @@ $(BUILD_DIR)/devices/tests/vm_%-san: tests/devices/vm_%.c tests/devices/dev_test
 
 DEV_GUEST_LIB := tests/devices/guests/lib/virtio_drv.c
 $(foreach g,$(DEV_GUEST_NAMES),$(eval $(call vmm_guest,$(BUILD_DIR)/devices/guests/$(g).elf,tests/devices/guests/$(g).c $(DEV_GUEST_LIB))))
-$(DEV_GUESTS): tests/devices/guests/lib/virtio_drv.h
+$(DEV_GUESTS): tests/devices/guests/lib/virtio_drv.h tests/devices/guests/lib/vsock_hdr.h
 $(DEV_GUESTS): VMM_GUEST_CFLAGS += -Itests/devices/guests/lib
 
 $(BUILD_DIR)/devices/fuzz/%: fuzz/%.c fuzz/fuzz_mem.h tests/devices/ring_util.h $(DEV_FUZZ_OBJS)

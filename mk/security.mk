@@ -39,7 +39,7 @@ security-tests: $(SEC_TESTS) $(SEC_GUESTS)
 include tests/vmm/guests/guest.mk
 SEC_GUEST_LIB := tests/devices/guests/lib/virtio_drv.c
 $(foreach g,$(SEC_GUEST_NAMES),$(eval $(call vmm_guest,$(BUILD_DIR)/security/guests/$(g).elf,tests/security/guests/$(g).c $(SEC_GUEST_LIB))))
-$(SEC_GUESTS): tests/devices/guests/lib/virtio_drv.h
+$(SEC_GUESTS): tests/devices/guests/lib/virtio_drv.h tests/devices/guests/lib/vsock_hdr.h
 security-fuzz-build: $(SEC_FUZZERS)
 
 $(BUILD_DIR)/security/tests/%: tests/security/%.c tests/vmm/harness.c tests/vmm/harness.h \

@@ -15,6 +15,16 @@
 
 #include "joey_vmm.h"
 
+/* For a test function that cleans up at its label out: says which check
+ * failed, then goes there. */
+#define DT_CHECK(c)                                                               \
+	do {                                                                      \
+		if (!(c)) {                                                       \
+			printf("    FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);      \
+			goto out;                                                 \
+		}                                                                 \
+	} while (0)
+
 static inline double dt_now_ms(void)
 {
 	struct timespec ts;

@@ -35,14 +35,6 @@
 #define TXBUF 0x30000
 #define RXBUF 0x40000
 
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (!(c)) {                                                       \
-			printf("    FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);      \
-			goto out;                                                 \
-		}                                                                 \
-	} while (0)
-
 static uint8_t *ram;
 static struct guest_mem gm;
 
@@ -266,47 +258,47 @@ int main(void)
 	snprintf(uds, sizeof(uds), "%s/v.sock", dir);
 	snprintf(peer, sizeof(peer), "%s_1024", uds);
 	memfd = memfd_create("guest", MFD_CLOEXEC);
-	CHECK(memfd >= 0 && !ftruncate(memfd, MEM));
+	DT_CHECK(memfd >= 0 && !ftruncate(memfd, MEM));
 	ram = mmap(NULL, MEM, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	CHECK(ram != MAP_FAILED);
+	DT_CHECK(ram != MAP_FAILED);
 	struct gm_region reg = { 0, MEM, ram, memfd, 0, 0 };
-	CHECK(!gm__add_region(&gm, &reg));
+	DT_CHECK(!gm__add_region(&gm, &reg));
 	lst = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	strcpy(a.sun_path, peer);
-	CHECK(lst >= 0 && !bind(lst, (struct sockaddr *)&a, sizeof(a)) && !listen(lst, 64));
+	DT_CHECK(lst >= 0 && !bind(lst, (struct sockaddr *)&a, sizeof(a)) && !listen(lst, 64));
 
-	CHECK(!vhost_vsock__start(sock, uds, 3, &srv, err, sizeof(err)));
-	CHECK(!vhu_frontend__connect(&fe, sock));
-	CHECK(vhost_vsock__running(srv) == 1);
+	DT_CHECK(!vhost_vsock__start(sock, uds, 3, &srv, err, sizeof(err)));
+	DT_CHECK(!vhu_frontend__connect(&fe, sock));
+	DT_CHECK(vhost_vsock__running(srv) == 1);
 	int sc = backend_seccomp_mode();
-	CHECK(sc == 2);
+	DT_CHECK(sc == 2);
 	printf("  ok   the back end's thread runs under a seccomp filter\n");
-	CHECK(fe.features & (1ull << VIRTIO_F_VERSION_1));
-	CHECK(fe.features & (1ull << VHU_F_PROTOCOL_FEATURES));
-	CHECK(fe.protocol & (1ull << VHU_PROTOCOL_F_REPLY_ACK)); /* every set below is acked */
+	DT_CHECK(fe.features & (1ull << VIRTIO_F_VERSION_1));
+	DT_CHECK(fe.features & (1ull << VHU_F_PROTOCOL_FEATURES));
+	DT_CHECK(fe.protocol & (1ull << VHU_PROTOCOL_F_REPLY_ACK)); /* every set below is acked */
 	printf("  ok   features 0x%llx, REPLY_ACK negotiated\n", (unsigned long long)fe.features);
 
 	struct vhu_msg m;
 	vhu_msg__init(&m, VHU_GET_CONFIG, 0, 20);
 	memset(&m.p.config, 0, 20);
 	m.p.config.size = 8;
-	CHECK(!vhu_conn__send(fe.sock, &m) && !vhu_conn__recv(fe.sock, &m));
+	DT_CHECK(!vhu_conn__send(fe.sock, &m) && !vhu_conn__recv(fe.sock, &m));
 	uint64_t cid;
 	memcpy(&cid, m.p.config.data, 8);
-	CHECK((m.hdr.flags & VHU_FLAG_REPLY) && m.p.config.size == 8 && cid == 3);
+	DT_CHECK((m.hdr.flags & VHU_FLAG_REPLY) && m.p.config.size == 8 && cid == 3);
 	printf("  ok   GET_CONFIG: guest cid %llu\n", (unsigned long long)cid);
 
-	CHECK(!vhu_frontend__set_features(&fe, 1ull << VIRTIO_F_VERSION_1));
-	CHECK(!vhu_frontend__set_mem_table(&fe, &gm));
+	DT_CHECK(!vhu_frontend__set_features(&fe, 1ull << VIRTIO_F_VERSION_1));
+	DT_CHECK(!vhu_frontend__set_mem_table(&fe, &gm));
 	for (int i = 0; i < 2; i++) {
 		kicks[i] = eventfd(0, EFD_CLOEXEC);
 		calls[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		CHECK(kicks[i] >= 0 && calls[i] >= 0);
+		DT_CHECK(kicks[i] >= 0 && calls[i] >= 0);
 	}
-	CHECK(!vhu_frontend__start_ring(&fe, &gm, 0, NUM, RXQ, RXQ + 0x1000, RXQ + 0x2000, kicks[0],
+	DT_CHECK(!vhu_frontend__start_ring(&fe, &gm, 0, NUM, RXQ, RXQ + 0x1000, RXQ + 0x2000, kicks[0],
 					calls[0]));
-	CHECK(!vhu_frontend__start_ring(&fe, &gm, 1, NUM, TXQ, TXQ + 0x1000, TXQ + 0x2000, kicks[1],
+	DT_CHECK(!vhu_frontend__start_ring(&fe, &gm, 1, NUM, TXQ, TXQ + 0x1000, TXQ + 0x2000, kicks[1],
 					calls[1]));
 	printf("  ok   memfd table and both rings accepted\n");
 
@@ -325,10 +317,10 @@ int main(void)
 	avail_add(TXQ, &tx_avail, 0);
 	kick(kicks[1]);
 	struct pollfd p = { lst, POLLIN, 0 };
-	CHECK(poll(&p, 1, 5000) == 1 && (conn = accept(lst, NULL, NULL)) >= 0);
+	DT_CHECK(poll(&p, 1, 5000) == 1 && (conn = accept(lst, NULL, NULL)) >= 0);
 	struct vsock_hdr h;
-	CHECK(guest_recv(&h));
-	CHECK(h.op == VSOCK_OP_RESPONSE && h.src_port == 1024 && h.dst_port == 777 && h.dst_cid == 3);
+	DT_CHECK(guest_recv(&h));
+	DT_CHECK(h.op == VSOCK_OP_RESPONSE && h.src_port == 1024 && h.dst_port == 777 && h.dst_cid == 3);
 	printf("  ok   guest REQUEST to port 1024 reached <uds>_1024, RESPONSE came back\n");
 
 	/* Chained: header in descriptor 60, payload in 61 (clear of guest_send's). */
@@ -339,40 +331,40 @@ int main(void)
 	avail_add(TXQ, &tx_avail, 60);
 	kick(kicks[1]);
 	char buf[8] = { 0 };
-	CHECK(read(conn, buf, 5) == 5 && !memcmp(buf, "hello", 5));
-	CHECK(write(conn, "world", 5) == 5);
-	CHECK(guest_recv(&h));
-	CHECK(h.op == VSOCK_OP_RW && h.len == 5 && !memcmp(ram + RXBUF + 0x2000 + 44, "world", 5));
+	DT_CHECK(read(conn, buf, 5) == 5 && !memcmp(buf, "hello", 5));
+	DT_CHECK(write(conn, "world", 5) == 5);
+	DT_CHECK(guest_recv(&h));
+	DT_CHECK(h.op == VSOCK_OP_RW && h.len == 5 && !memcmp(ram + RXBUF + 0x2000 + 44, "world", 5));
 	printf("  ok   \"hello\" guest->host (chained descriptors), \"world\" host->guest\n");
 
 	guest_send(VSOCK_OP_REQUEST, 800, 9999);
-	CHECK(guest_recv(&h) && h.op == VSOCK_OP_RST && h.src_port == 9999 && h.dst_port == 800);
+	DT_CHECK(guest_recv(&h) && h.op == VSOCK_OP_RST && h.src_port == 9999 && h.dst_port == 800);
 	printf("  ok   REQUEST to a port with no <uds>_<port> listener gets RST\n");
 
 	int hc = host_connect(uds, "CONNECT 4242\n");
-	CHECK(hc >= 0 && guest_recv(&h) && h.op == VSOCK_OP_REQUEST && h.dst_port == 4242 &&
+	DT_CHECK(hc >= 0 && guest_recv(&h) && h.op == VSOCK_OP_REQUEST && h.dst_port == 4242 &&
 	      h.src_port >= (1u << 30) && h.src_cid == 2);
 	guest_send(VSOCK_OP_RST, 4242, h.src_port);
 	char line[32] = { 0 };
 	ssize_t got = read(hc, line, sizeof(line) - 1);
 	close(hc);
-	CHECK(got == 0);
+	DT_CHECK(got == 0);
 	printf("  ok   CONNECT the guest refuses (RST): host socket closed without OK\n");
 
 	hc = host_connect(uds, "Connect 4243\n");
-	CHECK(hc >= 0 && guest_recv(&h) && h.op == VSOCK_OP_REQUEST && h.dst_port == 4243);
+	DT_CHECK(hc >= 0 && guest_recv(&h) && h.op == VSOCK_OP_REQUEST && h.dst_port == 4243);
 	uint32_t host_port = h.src_port;
 	guest_send(VSOCK_OP_RESPONSE, 4243, host_port);
 	char want[32];
 	snprintf(want, sizeof(want), "OK %u\n", host_port);
 	got = read(hc, line, strlen(want));
 	close(hc);
-	CHECK(got == (ssize_t)strlen(want) && !memcmp(line, want, strlen(want)));
-	CHECK(guest_recv(&h) && h.op == VSOCK_OP_SHUTDOWN && h.dst_port == 4243);
+	DT_CHECK(got == (ssize_t)strlen(want) && !memcmp(line, want, strlen(want)));
+	DT_CHECK(guest_recv(&h) && h.op == VSOCK_OP_SHUTDOWN && h.dst_port == 4243);
 	printf("  ok   \"Connect 4243\" accepted: host read \"OK %u\", then SHUTDOWN on close\n",
 	       host_port);
 
-	CHECK(full_close_flushes_first(conn, 5));
+	DT_CHECK(full_close_flushes_first(conn, 5));
 	printf("  ok   full close with bytes pending: the host gets them all, then EOF, then RST\n");
 
 	int streams[32];
@@ -380,7 +372,7 @@ int main(void)
 		guest_send(VSOCK_OP_REQUEST, 2000 + (uint32_t)i, 1024);
 	int responses = 0;
 	for (int i = 0; i < 32; i++) {
-		CHECK(guest_recv(&h));
+		DT_CHECK(guest_recv(&h));
 		responses += h.op == VSOCK_OP_RESPONSE && h.src_port == 1024 &&
 			     h.dst_port == 2000u + (uint32_t)i;
 		struct pollfd lp = { lst, POLLIN, 0 };
@@ -392,16 +384,16 @@ int main(void)
 			accepted++;
 			close(streams[i]);
 		}
-	CHECK(responses == 32 && accepted == 32);
+	DT_CHECK(responses == 32 && accepted == 32);
 	printf("  ok   32 streams at once: 32 host accepts, 32 RESPONSEs in order\n");
 
 	uint16_t base = 0;
-	CHECK(!vhu_frontend__stop_ring(&fe, 1, &base) && base == tx_avail);
+	DT_CHECK(!vhu_frontend__stop_ring(&fe, 1, &base) && base == tx_avail);
 	printf("  ok   GET_VRING_BASE(tx) = %u\n", base);
 	vhu_frontend__close(&fe);
-	CHECK(vhost_vsock__stop(srv, err, sizeof(err)) == 0);
+	DT_CHECK(vhost_vsock__stop(srv, err, sizeof(err)) == 0);
 	srv = NULL;
-	CHECK(access(sock, F_OK) && access(uds, F_OK));
+	DT_CHECK(access(sock, F_OK) && access(uds, F_OK));
 	printf("  ok   back end ended cleanly, sockets removed\n");
 	failed = 0;
 out:

@@ -37,14 +37,6 @@
 #define MAX_FDS 4096
 #define MAX_PKTS 4096
 
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (!(c)) {                                                       \
-			printf("    FAIL %s:%d: %s\n", __FILE__, __LINE__, #c);      \
-			goto out;                                                 \
-		}                                                                 \
-	} while (0)
-
 static uint8_t ram[RAM_SIZE];
 static struct guest_mem gm;
 static struct virtq rxq, txq;
@@ -247,42 +239,42 @@ static int test_credit_owed_past_full_queue(void)
 	struct fixture f;
 	int rc = 1, host_a = -1, host_b = -1, i;
 	const uint32_t A = 777, B = 778;
-	CHECK(fixture__init(&f));
+	DT_CHECK(fixture__init(&f));
 	/* No rx buffers: the two RESPONSEs wait in the control queue. */
-	CHECK(tx_send(f.m, VSOCK_OP_REQUEST, A, HOST_PORT));
-	CHECK(tx_send(f.m, VSOCK_OP_REQUEST, B, HOST_PORT));
-	CHECK((host_a = host_accept(&f)) >= 0 && (host_b = host_accept(&f)) >= 0);
+	DT_CHECK(tx_send(f.m, VSOCK_OP_REQUEST, A, HOST_PORT));
+	DT_CHECK(tx_send(f.m, VSOCK_OP_REQUEST, B, HOST_PORT));
+	DT_CHECK((host_a = host_accept(&f)) >= 0 && (host_b = host_accept(&f)) >= 0);
 	/* 1100 CREDIT_REQUESTs for streams that do not exist: each earns an
 	 * RST, which fills the control queue (1024) past its bound. */
 	for (i = 0; i < 1100; i++) {
 		tx_put(VSOCK_OP_CREDIT_REQUEST, 20000 + (uint32_t)i, HOST_PORT);
 		if (i % 128 == 127)
-			CHECK(tx_kick(f.m));
+			DT_CHECK(tx_kick(f.m));
 	}
-	CHECK(tx_kick(f.m));
+	DT_CHECK(tx_kick(f.m));
 	/* Now A asks for credit and B sends 64 KiB that the host socket takes
 	 * (fwd_cnt moves a quarter of the window: an update is due). */
-	CHECK(tx_send(f.m, VSOCK_OP_CREDIT_REQUEST, A, HOST_PORT));
-	CHECK(tx_send(f.m, VSOCK_OP_RW, B, HOST_PORT));
+	DT_CHECK(tx_send(f.m, VSOCK_OP_CREDIT_REQUEST, A, HOST_PORT));
+	DT_CHECK(tx_send(f.m, VSOCK_OP_RW, B, HOST_PORT));
 	rx_drain(f.m);
 	printf("    %u packets after rx buffers came\n", nr_got);
 	int resp_a = find_pkt(0, VSOCK_OP_RESPONSE, A), resp_b = find_pkt(0, VSOCK_OP_RESPONSE, B);
 	int cu_a = find_pkt(0, VSOCK_OP_CREDIT_UPDATE, A);
 	int cu_b = find_pkt(0, VSOCK_OP_CREDIT_UPDATE, B);
-	CHECK(resp_a >= 0 && resp_b >= 0);
-	CHECK(cu_a > resp_a);
-	CHECK(cu_b > resp_b);
-	CHECK(got[cu_b].fwd_cnt == DATA_LEN && got[cu_b].buf_alloc > 0);
-	CHECK(find_pkt((unsigned int)cu_a + 1, VSOCK_OP_CREDIT_UPDATE, A) < 0);
+	DT_CHECK(resp_a >= 0 && resp_b >= 0);
+	DT_CHECK(cu_a > resp_a);
+	DT_CHECK(cu_b > resp_b);
+	DT_CHECK(got[cu_b].fwd_cnt == DATA_LEN && got[cu_b].buf_alloc > 0);
+	DT_CHECK(find_pkt((unsigned int)cu_a + 1, VSOCK_OP_CREDIT_UPDATE, A) < 0);
 	/* And both keep answering. */
 	unsigned int mark = nr_got;
-	CHECK(tx_send(f.m, VSOCK_OP_CREDIT_REQUEST, A, HOST_PORT));
-	CHECK(tx_send(f.m, VSOCK_OP_CREDIT_REQUEST, B, HOST_PORT));
+	DT_CHECK(tx_send(f.m, VSOCK_OP_CREDIT_REQUEST, A, HOST_PORT));
+	DT_CHECK(tx_send(f.m, VSOCK_OP_CREDIT_REQUEST, B, HOST_PORT));
 	rx_drain(f.m);
-	CHECK(find_pkt(mark, VSOCK_OP_CREDIT_UPDATE, A) >= 0);
-	CHECK(find_pkt(mark, VSOCK_OP_CREDIT_UPDATE, B) >= 0);
-	CHECK(find_pkt(0, VSOCK_OP_RST, A) < 0 && find_pkt(0, VSOCK_OP_RST, B) < 0);
-	CHECK(loop.errors == 0);
+	DT_CHECK(find_pkt(mark, VSOCK_OP_CREDIT_UPDATE, A) >= 0);
+	DT_CHECK(find_pkt(mark, VSOCK_OP_CREDIT_UPDATE, B) >= 0);
+	DT_CHECK(find_pkt(0, VSOCK_OP_RST, A) < 0 && find_pkt(0, VSOCK_OP_RST, B) < 0);
+	DT_CHECK(loop.errors == 0);
 	rc = 0;
 out:
 	if (host_a >= 0)
@@ -308,36 +300,36 @@ static int test_loop_refusal_resets(void)
 	struct vsock_stats st;
 	int rc = 1, host = -1, dev_fd = -1;
 	const uint32_t A = 900;
-	CHECK(fixture__init(&f));
+	DT_CHECK(fixture__init(&f));
 	int before[MAX_FDS / 8] = { 0 };
 	for (int fd = 0; fd < MAX_FDS / 8; fd++)
 		before[fd] = loop.fn[fd] != NULL;
 	/* Opened with no rx buffers: the model watches the host socket, its
 	 * RESPONSE waits. */
-	CHECK(tx_send(f.m, VSOCK_OP_REQUEST, A, HOST_PORT));
-	CHECK((host = host_accept(&f)) >= 0);
+	DT_CHECK(tx_send(f.m, VSOCK_OP_REQUEST, A, HOST_PORT));
+	DT_CHECK((host = host_accept(&f)) >= 0);
 	for (int fd = 0; fd < MAX_FDS / 8; fd++)
 		if (loop.fn[fd] && !before[fd])
 			dev_fd = fd;
-	CHECK(dev_fd >= 0);
+	DT_CHECK(dev_fd >= 0);
 	/* The host has data; the model finds rx starved and leaves the loop. */
-	CHECK(write(host, "x", 1) == 1);
-	CHECK(loop_fire(dev_fd, EPOLLIN));
-	CHECK(!loop.fn[dev_fd]);
+	DT_CHECK(write(host, "x", 1) == 1);
+	DT_CHECK(loop_fire(dev_fd, EPOLLIN));
+	DT_CHECK(!loop.fn[dev_fd]);
 	/* Rx buffers come, but the loop has no slot for the socket now. */
 	loop.refuse_add = true;
 	rx_drain(f.m);
 	int resp = find_pkt(0, VSOCK_OP_RESPONSE, A), rst = find_pkt(0, VSOCK_OP_RST, A);
-	CHECK(resp >= 0);
-	CHECK(rst > resp);
-	CHECK(loop.notes == 1 && strstr(loop.note, "event loop"));
+	DT_CHECK(resp >= 0);
+	DT_CHECK(rst > resp);
+	DT_CHECK(loop.notes == 1 && strstr(loop.note, "event loop"));
 	printf("    noted: %s\n", loop.note);
 	vsock_model__stats(f.m, &st);
-	CHECK(st.loop_refused == 1 && st.conns_closed == st.conns_opened);
+	DT_CHECK(st.loop_refused == 1 && st.conns_closed == st.conns_opened);
 	/* The host sees the close. */
 	struct pollfd p = { host, POLLRDHUP, 0 };
-	CHECK(poll(&p, 1, 1000) == 1 && (p.revents & (POLLHUP | POLLRDHUP)));
-	CHECK(loop.errors == 0);
+	DT_CHECK(poll(&p, 1, 1000) == 1 && (p.revents & (POLLHUP | POLLRDHUP)));
+	DT_CHECK(loop.errors == 0);
 	rc = 0;
 out:
 	if (host >= 0)

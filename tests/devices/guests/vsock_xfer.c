@@ -7,30 +7,16 @@
  * guest advertised, and its fwd_cnt must be monotonic and never exceed what
  * the guest sent. Tx alternates chained and indirect descriptors.
  * Options: bytes=N (default 16 MiB). Exit 0 = all good. */
-#include "virtio_drv.h"
+#include "vsock_hdr.h"
 
-#define VSOCK_ID 19
-#define HDR 44
-#define RXQ_MEM 0x1000000ull
-#define TXQ_MEM 0x1020000ull
-#define EVQ_MEM 0x1040000ull
-#define RXBUF 0x1100000ull
 #define TXBUF 0x1200000ull
 #define NRX 64
 #define NTX 128
 #define PKT 4096
 #define GUEST_BUF_ALLOC (64u << 10)
-#define GUEST_CID 3
+#define RXBUF_STRIDE 0x2000
 
-enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE, OP_CREDIT_REQUEST };
 enum { C_IDLE, C_REQ, C_EST, C_CLOSING, C_CLOSED };
-
-struct hdr {
-	uint64_t src_cid, dst_cid;
-	uint32_t src_port, dst_port, len;
-	uint16_t type, op;
-	uint32_t flags, buf_alloc, fwd_cnt;
-} __attribute__((packed));
 
 struct conn {
 	const char *name;
@@ -49,26 +35,13 @@ static unsigned int sends;
 
 static __attribute__((noreturn)) void fail(const char *why, uint64_t v)
 {
-	uart_puts("vsock guest: FAIL ");
-	uart_puts(why);
-	uart_putc(' ');
-	uart_put_dec(v);
-	uart_putc('\n');
-	guest_exit(1);
-}
-
-static void reclaim_tx(void)
-{
-	uint16_t head;
-	uint32_t len;
-	while (vq_used(&txq, &head, &len))
-		vq_free(&txq, head);
+	vdrv_fail("vsock guest", why, v);
 }
 
 /* Sends a header (+ payload from the conn's pattern). false if the ring is full. */
 static bool send_pkt(struct conn *c, uint16_t op, uint32_t flags, uint32_t len)
 {
-	reclaim_tx();
+	vq_reclaim(&txq);
 	/* Alternate chained and indirect descriptors when both are possible.
 	 * Decided before the room check: a chained packet needs two
 	 * descriptors, and nothing may fail once the pattern has advanced. */
@@ -79,14 +52,8 @@ static bool send_pkt(struct conn *c, uint16_t op, uint32_t flags, uint32_t len)
 	sends++;
 	uint16_t head = txq.free_head;
 	uint64_t slot = TXBUF + (uint64_t)head * 0x2000;
-	struct hdr *h = (struct hdr *)slot;
-	h->src_cid = GUEST_CID;
-	h->dst_cid = 2;
-	h->src_port = c->lport;
-	h->dst_port = c->pport;
-	h->len = len;
-	h->type = 1;
-	h->op = op;
+	struct vsock_hdr *h = (struct vsock_hdr *)slot;
+	vsock_hdr_init(h, c->lport, c->pport, op, len);
 	h->flags = flags;
 	h->buf_alloc = GUEST_BUF_ALLOC;
 	h->fwd_cnt = c->rx_cnt; /* the guest consumes at once */
@@ -94,7 +61,7 @@ static bool send_pkt(struct conn *c, uint16_t op, uint32_t flags, uint32_t len)
 	uint8_t *data = (uint8_t *)(slot + 64);
 	for (uint32_t i = 0; i < len; i++)
 		data[i] = pattern_next(&c->txp);
-	struct vbuf b[2] = { { slot, HDR, false }, { slot + 64, len, false } };
+	struct vbuf b[2] = { { slot, VSOCK_HDR_LEN, false }, { slot + 64, len, false } };
 	if (vq_add(&txq, b, len ? 2 : 1, ind) < 0)
 		fail("vq_add refused a packet it had room for", head);
 	c->tx_cnt += len;
@@ -108,25 +75,25 @@ static uint32_t peer_credit(const struct conn *c)
 	return used >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - used;
 }
 
-static void on_packet(struct conn *a, struct conn *b, const struct hdr *h, const uint8_t *data)
+static void on_packet(struct conn *a, struct conn *b, const struct vsock_hdr *h, const uint8_t *data)
 {
-	if (h->src_cid != 2 || h->dst_cid != GUEST_CID)
+	if (h->src_cid != VSOCK_HOST_CID || h->dst_cid != VSOCK_GUEST_CID)
 		fail("bad cids from host, dst", h->dst_cid);
 	struct conn *c = h->dst_port == a->lport && h->src_port == a->pport ? a
 			 : h->dst_port == b->lport ? b : 0;
 	if (!c) {
-		if (h->op != OP_RST)
+		if (h->op != VSOCK_OP_RST)
 			fail("packet for unknown port", h->dst_port);
 		return;
 	}
-	if (h->op == OP_REQUEST) {
+	if (h->op == VSOCK_OP_REQUEST) {
 		if (c != b || c->state != C_IDLE)
 			fail("unexpected REQUEST on port", h->dst_port);
 		c->pport = h->src_port;
 		c->peer_buf_alloc = h->buf_alloc;
 		c->peer_fwd_cnt = h->fwd_cnt;
 		c->state = C_EST;
-		if (!send_pkt(c, OP_RESPONSE, 0, 0))
+		if (!send_pkt(c, VSOCK_OP_RESPONSE, 0, 0))
 			fail("tx ring full for RESPONSE", 0);
 		uart_puts("vsock guest: B accepted host connection from port ");
 		uart_put_dec(h->src_port);
@@ -137,20 +104,20 @@ static void on_packet(struct conn *a, struct conn *b, const struct hdr *h, const
 		fail("B: wrong peer port", h->src_port);
 	/* Credit the host reports: monotonic, never beyond what we sent. An
 	 * RST carries none (the connection is gone). */
-	if (h->op != OP_RST) {
+	if (h->op != VSOCK_OP_RST) {
 		if ((uint32_t)(h->fwd_cnt - c->peer_fwd_cnt) > (uint32_t)(c->tx_cnt - c->peer_fwd_cnt))
 			fail("host fwd_cnt beyond bytes sent", h->fwd_cnt);
 		c->peer_buf_alloc = h->buf_alloc;
 		c->peer_fwd_cnt = h->fwd_cnt;
 	}
 	switch (h->op) {
-	case OP_RESPONSE:
+	case VSOCK_OP_RESPONSE:
 		if (c->state != C_REQ)
 			fail("unexpected RESPONSE", c->state);
 		c->state = C_EST;
 		uart_puts("vsock guest: A connected to host port 5000\n");
 		break;
-	case OP_RW:
+	case VSOCK_OP_RW:
 		if (c->state != C_EST && c->state != C_CLOSING)
 			fail("data on a closed stream", c->state);
 		/* The host may only send what our advertised credit allowed. */
@@ -164,10 +131,10 @@ static void on_packet(struct conn *a, struct conn *b, const struct hdr *h, const
 		c->recvd += h->len;
 		c->rx_cnt += h->len;
 		break;
-	case OP_SHUTDOWN:
+	case VSOCK_OP_SHUTDOWN:
 		c->host_shut = true;
 		break;
-	case OP_RST:
+	case VSOCK_OP_RST:
 		if (c->state != C_CLOSING)
 			fail("RST before the stream finished, state", c->state);
 		c->state = C_CLOSED;
@@ -179,8 +146,8 @@ static void on_packet(struct conn *a, struct conn *b, const struct hdr *h, const
 		uart_put_dec(c->sent);
 		uart_puts(" out\n");
 		break;
-	case OP_CREDIT_REQUEST:
-		send_pkt(c, OP_CREDIT_UPDATE, 0, 0);
+	case VSOCK_OP_CREDIT_REQUEST:
+		send_pkt(c, VSOCK_OP_CREDIT_UPDATE, 0, 0);
 		break;
 	default:
 		break;
@@ -197,21 +164,21 @@ static void pump(struct conn *c)
 			n = (uint32_t)(c->to_send - c->sent);
 		if (cr < n)
 			n = cr;
-		if (!n || !send_pkt(c, OP_RW, 0, n))
+		if (!n || !send_pkt(c, VSOCK_OP_RW, 0, n))
 			break;
 		c->sent += n;
 	}
 	/* Our window: tell the host when half of it was consumed. */
 	if (c->rx_cnt - c->last_fwd_sent >= GUEST_BUF_ALLOC / 2)
-		send_pkt(c, OP_CREDIT_UPDATE, 0, 0);
-	if (c->sent == c->to_send && c->recvd == c->to_recv && send_pkt(c, OP_SHUTDOWN, 3, 0))
+		send_pkt(c, VSOCK_OP_CREDIT_UPDATE, 0, 0);
+	if (c->sent == c->to_send && c->recvd == c->to_recv && send_pkt(c, VSOCK_OP_SHUTDOWN, 3, 0))
 		c->state = C_CLOSING;
 }
 
 int guest_main(void)
 {
 	uint64_t bytes = guest_opt("bytes", 16u << 20);
-	uint64_t base = vdrv_find(VSOCK_ID, 0);
+	uint64_t base = vdrv_find(VSOCK_DEVICE_ID, 0);
 	if (!base)
 		fail("no virtio-vsock device on the command line", 0);
 	uint64_t offered = vdrv_features(base);
@@ -227,10 +194,9 @@ int guest_main(void)
 		fail("FEATURES_OK refused", offered);
 	use_indirect = f & (1ull << VDRV_F_INDIRECT);
 	uint64_t cid = (uint64_t)vdrv_read(base, 0x100) | ((uint64_t)vdrv_read(base, 0x104) << 32);
-	if (cid != GUEST_CID)
+	if (cid != VSOCK_GUEST_CID)
 		fail("config guest_cid", cid);
-	if (vdrv_queue(&rxq, base, 0, NRX, RXQ_MEM) || vdrv_queue(&txq, base, 1, NTX, TXQ_MEM) ||
-	    vdrv_queue(&evq, base, 2, 8, EVQ_MEM))
+	if (vsock_queues(base, &rxq, NRX, &txq, NTX, &evq))
 		fail("queue setup", 0);
 	vdrv_driver_ok(base);
 	if (!(vdrv_read(base, 0x070) & VDRV_STATUS_DRIVER_OK))
@@ -238,11 +204,7 @@ int guest_main(void)
 	uart_puts("vsock guest: features negotiated ");
 	uart_put_hex(f);
 	uart_putc('\n');
-	for (unsigned int i = 0; i < NRX; i++) {
-		struct vbuf b = { RXBUF + (uint64_t)i * 0x2000, HDR + PKT, true };
-		vq_add(&rxq, &b, 1, false);
-	}
-	vq_kick(&rxq);
+	vsock_rx_post(&rxq, NRX, RXBUF_STRIDE, VSOCK_HDR_LEN + PKT);
 
 	struct conn a = { .name = "A", .lport = 1234, .pport = 5000, .to_send = bytes,
 			  .to_recv = bytes };
@@ -252,21 +214,20 @@ int guest_main(void)
 	pattern_init(&b.rxp, 3);
 	pattern_init(&b.txp, 4);
 	a.state = C_REQ;
-	if (!send_pkt(&a, OP_REQUEST, 0, 0))
+	if (!send_pkt(&a, VSOCK_OP_REQUEST, 0, 0))
 		fail("tx ring full", 0);
 	while (a.state != C_CLOSED || b.state != C_CLOSED) {
 		uint16_t head;
 		uint32_t len;
 		bool refill = false;
 		while (vq_used(&rxq, &head, &len)) {
-			uint64_t buf = RXBUF + (uint64_t)head * 0x2000;
-			const struct hdr *h = (const struct hdr *)buf;
-			if (len < HDR || h->len > len - HDR)
+			uint64_t buf = VSOCK_RXBUF + (uint64_t)head * RXBUF_STRIDE;
+			const struct vsock_hdr *h = (const struct vsock_hdr *)buf;
+			if (len < VSOCK_HDR_LEN || h->len > len - VSOCK_HDR_LEN)
 				fail("rx used length", len);
-			on_packet(&a, &b, h, (const uint8_t *)(buf + HDR));
+			on_packet(&a, &b, h, (const uint8_t *)(buf + VSOCK_HDR_LEN));
 			vq_free(&rxq, head);
-			struct vbuf nb = { buf, HDR + PKT, true };
-			vq_add(&rxq, &nb, 1, false);
+			vsock_rx_add(&rxq, head, RXBUF_STRIDE, VSOCK_HDR_LEN + PKT);
 			refill = true;
 		}
 		if (refill)

@@ -14,46 +14,35 @@
  *      the host socket took), RSTs and credit updates; then send each conn
  *      exactly the credit it has left, and again after a CREDIT_REQUEST
  *      round while the host sockets still take bytes, so the device ends
- *      up holding a full ring per conn.
+ *      up holding a full ring per conn. Each CREDIT_REQUEST is answered,
+ *      even those whose conn had a credit update due while the device's
+ *      control queue was full in step 2 (counted when not).
  *   4. Idle: keep taking control packets, count a heartbeat.
  * With polite=1 it posts rx buffers first and only opens connections (steps
  * 2 and 4 without data): a device that can deliver packets polls each host
- * socket, so its event loop (256 fds per VM) is what runs out first.
+ * socket with its event loop, which has room for every conn up to the cap.
  * The mailbox (GUEST_MAILBOX, u64 words) reports to the host:
  *   [0] heartbeat  [1] RESPONSEs  [2] RSTs on conns within the cap
  *   [3] RSTs beyond the cap  [4] payload bytes the device took  [5] phase
  *   [6] other packets  [7] conns fully credited  [8] conns open (RESPONSE,
- *   no RST)
+ *   no RST)  [9] CREDIT_REQUESTs never answered
  * Payload is never written: every RW points at the same untouched 64 KiB,
  * so the guest's per-packet work is a header and a descriptor. */
-#include "../../devices/guests/lib/virtio_drv.h"
+#include "../../devices/guests/lib/vsock_hdr.h"
 
-#define VSOCK_ID 19
-#define HDR 44
-#define RXQ_MEM 0x1000000ull
-#define TXQ_MEM 0x1020000ull
-#define EVQ_MEM 0x1040000ull
-#define RXBUF 0x1100000ull
 #define TXHDR 0x1200000ull
 #define PAYLOAD 0x1300000ull
 #define NRX 64
 #define NTX 256
 #define PKT (64u << 10)
-#define GUEST_CID 3
+#define RXBUF_SIZE 256
 #define LPORT_BASE 20000
 #define MAX_CONNS 1024
 #define SPINS 20000000ull
 
-enum { OP_REQUEST = 1, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE, OP_CREDIT_REQUEST };
 enum { C_REQ, C_EST, C_RST };
-enum { M_BEAT, M_RESP, M_RST_IN, M_RST_OUT, M_BYTES, M_PHASE, M_OTHER, M_FULL, M_LIVE };
-
-struct hdr {
-	uint64_t src_cid, dst_cid;
-	uint32_t src_port, dst_port, len;
-	uint16_t type, op;
-	uint32_t flags, buf_alloc, fwd_cnt;
-} __attribute__((packed));
+enum { M_BEAT, M_RESP, M_RST_IN, M_RST_OUT, M_BYTES, M_PHASE, M_OTHER, M_FULL, M_LIVE,
+       M_UNANSWERED };
 
 struct conn {
 	uint8_t state;
@@ -69,21 +58,7 @@ static volatile uint64_t *const mbox = (volatile uint64_t *)GUEST_MAILBOX;
 
 static __attribute__((noreturn)) void fail(const char *why, uint64_t v)
 {
-	uart_puts("vsock flood: FAIL ");
-	uart_puts(why);
-	uart_putc(' ');
-	uart_put_dec(v);
-	uart_putc('\n');
-	guest_exit(1);
-}
-
-static void reclaim_tx(void)
-{
-	uint16_t head;
-	uint32_t len;
-
-	while (vq_used(&txq, &head, &len))
-		vq_free(&txq, head);
+	vdrv_fail("vsock flood", why, v);
 }
 
 /* Queues one packet on conn i (kicking and waiting while the ring is full). */
@@ -91,52 +66,44 @@ static void send_pkt(unsigned int i, uint16_t op, uint32_t len)
 {
 	uint64_t spins = 0;
 
-	reclaim_tx();
+	vq_reclaim(&txq);
 	while (txq.nr_free < 2) {
 		vq_kick(&txq);
-		reclaim_tx();
+		vq_reclaim(&txq);
 		if (++spins == SPINS)
 			fail("tx ring never drained, conn", i);
 	}
 	uint64_t slot = TXHDR + (uint64_t)txq.free_head * 64;
-	struct hdr *h = (struct hdr *)slot;
-	h->src_cid = GUEST_CID;
-	h->dst_cid = 2;
-	h->src_port = LPORT_BASE + i;
-	h->dst_port = host_port;
-	h->len = len;
-	h->type = 1;
-	h->op = op;
-	h->flags = 0;
-	h->buf_alloc = 64u << 10;
-	h->fwd_cnt = 0; /* the host never sends data */
-	struct vbuf b[2] = { { slot, HDR, false }, { PAYLOAD, len, false } };
+	struct vsock_hdr *h = (struct vsock_hdr *)slot;
+	vsock_hdr_init(h, LPORT_BASE + i, host_port, op, len);
+	h->buf_alloc = 64u << 10; /* fwd_cnt stays 0: the host never sends data */
+	struct vbuf b[2] = { { slot, VSOCK_HDR_LEN, false }, { PAYLOAD, len, false } };
 	if (vq_add(&txq, b, len ? 2 : 1, false) < 0)
 		fail("vq_add, conn", i);
 	conns[i].tx_cnt += len;
-	if (op == OP_RW)
+	if (op == VSOCK_OP_RW)
 		mbox[M_BYTES] += len;
 }
 
-static void on_packet(const struct hdr *h)
+static void on_packet(const struct vsock_hdr *h)
 {
 	unsigned int i = h->dst_port - LPORT_BASE;
 
-	if (h->src_cid != 2 || h->dst_cid != GUEST_CID || h->src_port != host_port ||
+	if (h->src_cid != VSOCK_HOST_CID || h->dst_cid != VSOCK_GUEST_CID || h->src_port != host_port ||
 	    h->dst_port < LPORT_BASE || i >= n_conns) {
 		mbox[M_OTHER]++;
 		return;
 	}
 	struct conn *c = &conns[i];
 	switch (h->op) {
-	case OP_RESPONSE:
+	case VSOCK_OP_RESPONSE:
 		if (c->state != C_REQ)
 			fail("RESPONSE twice, conn", i);
 		c->state = C_EST;
 		mbox[M_RESP]++;
 		mbox[M_LIVE]++;
 		break;
-	case OP_RST:
+	case VSOCK_OP_RST:
 		if (c->state != C_RST)
 			mbox[i < n_cap ? M_RST_IN : M_RST_OUT]++;
 		if (c->state == C_EST)
@@ -147,7 +114,7 @@ static void on_packet(const struct hdr *h)
 			n_asked--;
 		}
 		break;
-	case OP_CREDIT_UPDATE:
+	case VSOCK_OP_CREDIT_UPDATE:
 		if (c->asked) {
 			c->asked = false;
 			n_asked--;
@@ -161,7 +128,7 @@ static void on_packet(const struct hdr *h)
 		c->heard = true;
 		n_heard++;
 	}
-	if (h->op == OP_RST)
+	if (h->op == VSOCK_OP_RST)
 		return;
 	/* Credit is monotonic: an older update never lowers what we know. */
 	if ((uint32_t)(h->fwd_cnt - c->peer_fwd) <= (uint32_t)(c->tx_cnt - c->peer_fwd))
@@ -179,13 +146,12 @@ static unsigned int poll_rx(void)
 	unsigned int n = 0;
 
 	while (vq_used(&rxq, &head, &len)) {
-		uint64_t buf = RXBUF + (uint64_t)head * 256;
-		if (len < HDR)
+		uint64_t buf = VSOCK_RXBUF + (uint64_t)head * RXBUF_SIZE;
+		if (len < VSOCK_HDR_LEN)
 			fail("rx used length", len);
-		on_packet((const struct hdr *)buf);
+		on_packet((const struct vsock_hdr *)buf);
 		vq_free(&rxq, head);
-		struct vbuf nb = { buf, 256, true };
-		vq_add(&rxq, &nb, 1, false);
+		vsock_rx_add(&rxq, head, RXBUF_SIZE, RXBUF_SIZE);
 		n++;
 	}
 	if (n)
@@ -195,11 +161,7 @@ static unsigned int poll_rx(void)
 
 static void post_rx(void)
 {
-	for (unsigned int i = 0; i < NRX; i++) {
-		struct vbuf b = { RXBUF + (uint64_t)i * 256, 256, true };
-		vq_add(&rxq, &b, 1, false);
-	}
-	vq_kick(&rxq);
+	vsock_rx_post(&rxq, NRX, RXBUF_SIZE, RXBUF_SIZE);
 }
 
 /* Until every conn had its RESPONSE or RST. */
@@ -226,7 +188,7 @@ static uint64_t fill_credit(void)
 			continue;
 		while (in_flight < c->peer_buf) {
 			uint32_t n = c->peer_buf - in_flight < PKT ? c->peer_buf - in_flight : PKT;
-			send_pkt(i, OP_RW, n);
+			send_pkt(i, VSOCK_OP_RW, n);
 			in_flight += n;
 			sent += n;
 			poll_rx();
@@ -234,7 +196,7 @@ static uint64_t fill_credit(void)
 		vq_kick(&txq);
 	}
 	for (spins = 0; txq.nr_free < NTX; spins++) {
-		reclaim_tx();
+		vq_reclaim(&txq);
 		if (spins == SPINS)
 			fail("tx never consumed", txq.nr_free);
 	}
@@ -249,22 +211,22 @@ static void flood(void)
 	/* 1: one REQUEST alone, so the device meets the empty rx queue. */
 	uart_puts("vsock flood: starving rx, opening connections\n");
 	mbox[M_PHASE] = 1;
-	send_pkt(0, OP_REQUEST, 0);
+	send_pkt(0, VSOCK_OP_REQUEST, 0);
 	vq_kick(&txq);
 	for (spins = 0; txq.nr_free < NTX; spins++) {
-		reclaim_tx();
+		vq_reclaim(&txq);
 		if (spins == SPINS)
 			fail("first REQUEST never consumed", 0);
 	}
 	/* 2: every other REQUEST, then each accepted conn's whole credit. */
 	for (unsigned int i = 1; i < n_conns; i++) {
-		send_pkt(i, OP_REQUEST, 0);
+		send_pkt(i, VSOCK_OP_REQUEST, 0);
 		if (i % 64 == 0)
 			vq_kick(&txq);
 	}
 	for (unsigned int i = 0; i < n_cap; i++) {
 		for (unsigned int k = 0; k < 4; k++)
-			send_pkt(i, OP_RW, PKT);
+			send_pkt(i, VSOCK_OP_RW, PKT);
 		vq_kick(&txq);
 	}
 	mbox[M_PHASE] = 2;
@@ -280,13 +242,18 @@ static void flood(void)
 			if (conns[i].state == C_EST) {
 				conns[i].asked = true;
 				n_asked++;
-				send_pkt(i, OP_CREDIT_REQUEST, 0);
+				send_pkt(i, VSOCK_OP_CREDIT_REQUEST, 0);
 			}
 		vq_kick(&txq);
-		/* An answer can be lost (the device drops control packets past
-		 * its queue bound): wait a while, then go on with what came. */
-		for (spins = 0; n_asked && spins < SPINS / 16; spins++)
+		/* The device owes each conn its answer until an rx buffer
+		 * takes it, so every one comes; count those that do not, and
+		 * go on without them. */
+		for (spins = 0; n_asked && spins < SPINS; spins++)
 			poll_rx();
+		mbox[M_UNANSWERED] += n_asked;
+		for (unsigned int i = 0; i < n_cap; i++)
+			conns[i].asked = false;
+		n_asked = 0;
 	}
 	for (unsigned int i = 0; i < n_cap; i++)
 		if (conns[i].state == C_EST && conns[i].tx_cnt - conns[i].peer_fwd == conns[i].peer_buf)
@@ -297,7 +264,7 @@ static void flood(void)
 
 int guest_main(void)
 {
-	uint64_t base = vdrv_find(VSOCK_ID, 0);
+	uint64_t base = vdrv_find(VSOCK_DEVICE_ID, 0);
 
 	n_cap = (unsigned int)guest_opt("conns", 512);
 	n_conns = n_cap + (unsigned int)guest_opt("extra", 16);
@@ -308,15 +275,14 @@ int guest_main(void)
 		fail("no virtio-vsock device on the command line", 0);
 	if (vdrv_negotiate(base, 1ull << VDRV_F_VERSION_1) == ~0ull)
 		fail("FEATURES_OK refused", 0);
-	if (vdrv_queue(&rxq, base, 0, NRX, RXQ_MEM) || vdrv_queue(&txq, base, 1, NTX, TXQ_MEM) ||
-	    vdrv_queue(&evq, base, 2, 8, EVQ_MEM))
+	if (vsock_queues(base, &rxq, NRX, &txq, NTX, &evq))
 		fail("queue setup", 0);
 	vdrv_driver_ok(base);
 
 	if (guest_opt("polite", 0)) {
 		post_rx();
 		for (unsigned int i = 0; i < n_conns; i++) {
-			send_pkt(i, OP_REQUEST, 0);
+			send_pkt(i, VSOCK_OP_REQUEST, 0);
 			vq_kick(&txq);
 			poll_rx();
 		}

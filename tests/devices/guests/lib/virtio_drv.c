@@ -205,6 +205,25 @@ void vq_free(struct vq *vq, uint16_t head)
 	}
 }
 
+void vq_reclaim(struct vq *vq)
+{
+	uint16_t head;
+	uint32_t len;
+	while (vq_used(vq, &head, &len))
+		vq_free(vq, head);
+}
+
+void vdrv_fail(const char *who, const char *why, uint64_t v)
+{
+	uart_puts(who);
+	uart_puts(": FAIL ");
+	uart_puts(why);
+	uart_putc(' ');
+	uart_put_dec(v);
+	uart_putc('\n');
+	guest_exit(1);
+}
+
 bool vdrv_wait_needs_reset(uint64_t base, uint64_t spins)
 {
 	while (spins--) {

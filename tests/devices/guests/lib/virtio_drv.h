@@ -65,8 +65,14 @@ void vq_kick(struct vq *vq);
 /* Takes one used element: 1 with head and len set, 0 if none. */
 int vq_used(struct vq *vq, uint16_t *head, uint32_t *len);
 void vq_free(struct vq *vq, uint16_t head);
+/* Frees every chain the device has used (a queue the device only reads,
+ * such as tx). */
+void vq_reclaim(struct vq *vq);
 /* Spins (bounded) until the device sets NEEDS_RESET; true if it did. */
 bool vdrv_wait_needs_reset(uint64_t base, uint64_t spins);
+
+/* Prints "<who>: FAIL <why> <v>" and leaves the VM with status 1. */
+__attribute__((noreturn)) void vdrv_fail(const char *who, const char *why, uint64_t v);
 
 /* Decimal option "key=N" from the command line, or def. */
 uint64_t guest_opt(const char *key, uint64_t def);
