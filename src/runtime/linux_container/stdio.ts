@@ -9,49 +9,16 @@
  * @module
  */
 import type { Stdio } from "../mod.ts";
-import { invalidArgument, unimplemented } from "../../errors.ts";
 import {
   Canceller,
   ConsoleSocket,
   type CopyStatus,
   ioLoop,
-  O,
   RawFd,
   resizePty,
   type SpawnStdio,
 } from "../../os/mod.ts";
-
-/** Opens containerd's stdout/stderr target for writing. */
-async function openOutput(uri: string): Promise<RawFd> {
-  const path = targetPath(uri);
-  const info = await Deno.stat(path).catch(() => null);
-  if (info?.isFifo) return RawFd.open(path, O.RDWR | O.NONBLOCK);
-  return RawFd.open(path, O.WRONLY | O.CREAT | O.APPEND | O.NONBLOCK, 0o640);
-}
-
-/** A stdio path as containerd passes it: a plain path, or a file:// or fifo:// URI. */
-function targetPath(uri: string): string {
-  const m = /^([a-z]+):\/\/(.*)$/.exec(uri);
-  if (!m) return uri;
-  if (m[1] === "file" || m[1] === "fifo") return m[2]!;
-  if (m[1] === "binary") throw unimplemented(`stdio "${uri}" (binary logging)`);
-  throw invalidArgument(`Unsupported stdio URI "${uri}"`);
-}
-
-/** The stdin FIFO: our reader plus the writer that keeps it from ending early. */
-interface StdinFifo {
-  reader: RawFd;
-  keepAlive: RawFd | null;
-}
-
-async function openStdin(uri: string): Promise<StdinFifo> {
-  const path = targetPath(uri);
-  const reader = RawFd.open(path, O.RDONLY | O.NONBLOCK);
-  const info = await Deno.stat(path);
-  // Opening a FIFO's write side without blocking works once a reader exists.
-  const keepAlive = info.isFifo ? RawFd.open(path, O.WRONLY | O.NONBLOCK) : null;
-  return { reader, keepAlive };
-}
+import { openOutput, openStdin, type StdinFifo } from "../stdio_fifo.ts";
 
 /** Stdio of one process: copies run from start() until the process side ends or close(). */
 export class ProcessIo {

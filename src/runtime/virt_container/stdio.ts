@@ -8,27 +8,11 @@
  * @module
  */
 import type { Stdio } from "../mod.ts";
-import { invalidArgument, unimplemented } from "../../errors.ts";
-import { Canceller, O, RawFd } from "../../os/mod.ts";
+import { Canceller, type RawFd } from "../../os/mod.ts";
+import { openOutput, openStdin } from "../stdio_fifo.ts";
 import type { AgentConnection } from "./agent_conn.ts";
 
 const CHUNK = 64 * 1024;
-
-/** A stdio path as containerd passes it: a plain path, or a file:// or fifo:// URI. */
-function targetPath(uri: string): string {
-  const m = /^([a-z]+):\/\/(.*)$/.exec(uri);
-  if (!m) return uri;
-  if (m[1] === "file" || m[1] === "fifo") return m[2]!;
-  if (m[1] === "binary") throw unimplemented(`stdio "${uri}" (binary logging)`);
-  throw invalidArgument(`Unsupported stdio URI "${uri}"`);
-}
-
-async function openOutput(uri: string): Promise<RawFd> {
-  const path = targetPath(uri);
-  const info = await Deno.stat(path).catch(() => null);
-  if (info?.isFifo) return RawFd.open(path, O.RDWR | O.NONBLOCK);
-  return RawFd.open(path, O.WRONLY | O.CREAT | O.APPEND | O.NONBLOCK, 0o640);
-}
 
 /** The agent-side identity of a process's streams. */
 type StreamId = {
@@ -58,11 +42,9 @@ export class AgentIo {
     const io = new AgentIo(stdio);
     try {
       if (stdio.stdin) {
-        const path = targetPath(stdio.stdin);
-        io.#stdin = io.#own(RawFd.open(path, O.RDONLY | O.NONBLOCK));
-        if ((await Deno.stat(path)).isFifo) {
-          io.#stdinKeepAlive = io.#own(RawFd.open(path, O.WRONLY | O.NONBLOCK));
-        }
+        const fifo = await openStdin(stdio.stdin);
+        io.#stdin = io.#own(fifo.reader);
+        if (fifo.keepAlive) io.#stdinKeepAlive = io.#own(fifo.keepAlive);
       }
       if (stdio.stdout) io.#stdout = io.#own(await openOutput(stdio.stdout));
       // With a terminal, stderr is the same pty as stdout.
