@@ -115,6 +115,8 @@ if [ -x "$src/dist/joey" ] && [ -z "${JOEY_INSTALL_LAUNCHER:-}" ]; then
   mode="compiled executable"
 else
   launcher="$(mktemp)"
+  # --unstable-lazy-dynamic-imports: modules behind import() load when used,
+  # not all at every start (about 4 ms per process; see src/shim/self.ts).
   cat >"$launcher" <<EOF
 #!/bin/sh
 # joey launcher, installed by make install: runs $home/main.ts on the pinned Deno.
@@ -123,7 +125,7 @@ else
 export JOEY_ASSETS_DIR
 export DENO_DIR="$home/deno-dir"
 export DENO_NO_UPDATE_CHECK=1
-exec "$home/deno" run -A --cached-only --no-prompt --quiet "$home/main.ts" "\$@"
+exec "$home/deno" run -A --cached-only --no-prompt --unstable-lazy-dynamic-imports --quiet "$home/main.ts" "\$@"
 EOF
   put 755 "$launcher" "$bin/joey"
   put 755 "$launcher" "$bin/containerd-shim-joey-v2"

@@ -39,8 +39,18 @@ export interface TaskServiceOptions {
   onShutdown: (now: boolean) => void;
   /** Version string for Connect. */
   version: string;
-  /** Debug log of every RPC with its duration. */
-  log?: { debug(msg: string, fields?: Record<string, unknown>): void };
+  /** Told of each container once created, with its bundle. */
+  onCreated?: (id: string, bundle: string) => void;
+  /**
+   * Awaited once Delete removed a container (before the answer goes out),
+   * with its bundle; a failure is logged, the Delete still succeeds.
+   */
+  onDeleted?: (id: string, bundle: string) => Promise<void>;
+  /** Debug log of every RPC with its duration; warnings from the hooks. */
+  log?: {
+    debug(msg: string, fields?: Record<string, unknown>): void;
+    warn(msg: string, fields?: Record<string, unknown>): void;
+  };
 }
 
 interface ProcessKey {
@@ -55,6 +65,8 @@ export class TaskService {
   #opts: TaskServiceOptions;
   /** Which runtime serves each container. */
   #containers = new Map<string, RuntimeHandler>();
+  /** Each container's bundle, for the onCreated/onDeleted hooks. */
+  #bundles = new Map<string, string>();
   /** Processes whose Start is in flight: their exit events wait for the start event. */
   #starting = new Map<string, ExitInfo[]>();
   #createLocks = new Set<string>();
@@ -112,8 +124,11 @@ export class TaskService {
           const out = await fn(req);
           return out === null ? EMPTY : resType.encode(out);
         } finally {
+          // A node-wide shim serves many containers: name the one asked about.
+          const id = (req as { id?: unknown }).id;
           this.#opts.log?.debug("rpc", {
             method: name.replace(/Request$/, ""),
+            ...(typeof id === "string" && id ? { id } : {}),
             ms: (performance.now() - started).toFixed(1),
           });
         }
@@ -229,6 +244,8 @@ export class TaskService {
         spec,
       });
       this.#containers.set(r.id, runtime);
+      this.#bundles.set(r.id, r.bundle);
+      this.#opts.onCreated?.(r.id, r.bundle);
       this.#opts.events.publish("create", {
         container_id: r.id,
         bundle: r.bundle,
@@ -271,6 +288,13 @@ export class TaskService {
     const exitedAt = toTimestamp(exit.exitedAt);
     if (!execId) {
       this.#containers.delete(id);
+      const bundle = this.#bundles.get(id);
+      this.#bundles.delete(id);
+      if (bundle !== undefined && this.#opts.onDeleted) {
+        await this.#opts.onDeleted(id, bundle).catch((err) =>
+          this.#opts.log?.warn("after Delete", { id, error: err })
+        );
+      }
       this.#opts.events.publish("delete", {
         container_id: id,
         pid: exit.pid,

@@ -6,8 +6,10 @@
  * @module
  */
 import { errorMessage } from "../errors.ts";
+import { markDeleted } from "./deleted_mark.ts";
 import type { ShimFlags } from "./flags.ts";
 import { log } from "./log.ts";
+import { LogFifo } from "./log_fifo.ts";
 import { VERSION } from "./self.ts";
 
 const DEFAULT_TTRPC_ADDRESS = "/run/containerd/containerd.sock.ttrpc";
@@ -20,14 +22,12 @@ async function report(line: string): Promise<void> {
   } catch { /* start already gone */ }
 }
 
-/** Opens the bundle's log FIFO (created by containerd) for writing, if present. */
-async function openLogFifo(bundle: string): Promise<Deno.FsFile | null> {
+/** The OCI spec in the bundle the daemon started in ({} if unreadable: Create will say why). */
+async function firstSpec(bundle: string): Promise<Record<string, unknown>> {
   try {
-    const info = await Deno.stat(`${bundle}/log`);
-    if (!info.isFifo) return null;
-    return await Deno.open(`${bundle}/log`, { write: true });
+    return JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
   } catch {
-    return null;
+    return {};
   }
 }
 
@@ -54,8 +54,11 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
   }
   await report(`ready ${Deno.pid}`);
 
-  const logFile = await openLogFifo(bundle);
-  log.setSink(logFile);
+  // The log goes to the bundle's FIFO, which containerd reads; when that
+  // container is deleted, to the FIFO of another one this daemon serves.
+  const logFifo = new LogFifo();
+  await logFifo.openFirst(flags.id, bundle);
+  log.setSink(logFifo);
   // A pod shim outlives the bundle it started in (containerd removes it
   // with that container), and children cannot be spawned from a deleted cwd.
   Deno.chdir("/");
@@ -133,6 +136,12 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
       },
       version: VERSION,
       log: shimLog,
+      onCreated: (id, bundle) => logFifo.added(id, bundle),
+      onDeleted: async (id, bundle) => {
+        logFifo.removed(id);
+        // Tells `delete`, which containerd runs next, that nothing is left.
+        await markDeleted(bundle);
+      },
     });
     selector = new RuntimeSelector(loaded, {
       exited: (exit) => service.processExited(exit),
@@ -153,8 +162,12 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
   }
   shimLog.info("shim daemon serving", { socket: flags.socket, pid: Deno.pid });
   const serving = server.serve(listener);
+  // containerd is connecting meanwhile: get the runtime of the container
+  // that started this daemon ready (its module, the OS helper library), so
+  // its Create does not wait for that. Create selects the same handler.
+  void firstSpec(bundle).then((spec) => selector.select(flags.id, spec)).catch(() => {});
   const code = await exited;
   await serving.catch(() => {});
-  logFile?.close();
+  logFifo.close();
   return code;
 }

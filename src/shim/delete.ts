@@ -1,15 +1,20 @@
 /**
- * `containerd-shim-joey-v2 … delete`: cleanup after a lost shim. Whatever
+ * `containerd-shim-joey-v2 delete`: cleanup after a lost shim. Whatever
  * the runtime left for this id is stopped and removed, then a binary
  * DeleteResponse goes to stdout (exit status 128+SIGKILL, as the runc shim
  * reports) and containerd publishes TaskExit and TaskDelete itself.
+ *
+ * containerd also runs it after every clean Delete (on each shim
+ * disconnect), and waits for it before `ctr run --rm` returns. When the
+ * daemon already deleted the container (deleted_mark.ts), there is nothing
+ * to clean: the configuration, the runtimes and the .proto files are then
+ * never loaded.
  * @module
  */
-import { applyAnnotations, loadConfig } from "../config/mod.ts";
 import { invalidArgument } from "../errors.ts";
-import { messageType, toTimestamp } from "../proto/registry.ts";
-import { configAnnotations, runtimeFactory } from "../runtime/registry.ts";
 import { shimGroup, socketAddress, socketPath } from "./address.ts";
+import { encodeDeleteResponse } from "./delete_response.ts";
+import { takeDeletedMark } from "./deleted_mark.ts";
 import type { ShimFlags } from "./flags.ts";
 import { log } from "./log.ts";
 
@@ -19,10 +24,32 @@ const SIGKILL_STATUS = 128 + 9;
 export async function runDelete(flags: ShimFlags): Promise<number> {
   if (!flags.id) throw invalidArgument("delete needs -id");
   const bundle = flags.bundle || Deno.cwd();
-  let spec: Record<string, unknown> = {};
+  const [spec, deletedByShim] = await Promise.all([readSpec(bundle), takeDeletedMark(bundle)]);
+  if (!deletedByShim) await cleanupLost(flags, bundle, spec);
+  await removeDeadSocket(flags, spec);
+  await Deno.stdout.write(
+    encodeDeleteResponse({ pid: 0, exitStatus: SIGKILL_STATUS, exitedAt: new Date() }),
+  );
+  return 0;
+}
+
+/** The bundle's OCI spec, {} when it is gone or unreadable. */
+async function readSpec(bundle: string): Promise<Record<string, unknown>> {
   try {
-    spec = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
-  } catch { /* bundle half gone: clean up with the configured runtime */ }
+    return JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
+  } catch {
+    return {}; // bundle half gone: clean up with the configured runtime
+  }
+}
+
+/** Stops and removes what the configured runtime left for a container whose shim is gone. */
+async function cleanupLost(
+  flags: ShimFlags,
+  bundle: string,
+  spec: Record<string, unknown>,
+): Promise<void> {
+  const [{ applyAnnotations, loadConfig }, { configAnnotations, runtimeFactory }] = await Promise
+    .all([import("../config/mod.ts"), import("../runtime/registry.ts")]);
   const loaded = applyAnnotations(await loadConfig(), configAnnotations(spec));
   const factory = await runtimeFactory(loaded.config.runtime.name);
   try {
@@ -30,14 +57,6 @@ export async function runDelete(flags: ShimFlags): Promise<number> {
   } catch (err) {
     log.warn("cleanup after a lost shim was incomplete", { id: flags.id, error: err });
   }
-  await removeDeadSocket(flags, spec);
-  const response = messageType("containerd.task.v2.DeleteResponse").encode({
-    pid: 0,
-    exit_status: SIGKILL_STATUS,
-    exited_at: toTimestamp(new Date()),
-  });
-  await Deno.stdout.write(response);
-  return 0;
 }
 
 /**

@@ -11,10 +11,23 @@ import { selfCommand } from "./self.ts";
 
 const READY_TIMEOUT_MS = 15_000;
 
-async function readAll(reader: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+/**
+ * Everything on stdin (containerd's runtime options, or nothing), read with
+ * plain reads: a ReadableStream costs the process more than the bytes do.
+ */
+async function readStdin(): Promise<Uint8Array> {
+  if (Deno.stdin.isTerminal()) return new Uint8Array();
   const chunks: Uint8Array[] = [];
-  for await (const c of reader) chunks.push(c);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let total = 0;
+  while (true) {
+    const buf = new Uint8Array(total ? 65536 : 4096);
+    const n = await Deno.stdin.read(buf);
+    if (n === null) break;
+    chunks.push(buf.subarray(0, n));
+    total += n;
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
   let off = 0;
   for (const c of chunks) {
     out.set(c, off);
@@ -50,10 +63,14 @@ export async function runStart(flags: ShimFlags): Promise<number> {
   if (!flags.namespace) throw invalidArgument("start needs -namespace");
   const bundle = Deno.cwd();
   // Runtime options arrive on stdin as a marshalled Any; joey reads its
-  // configuration from TOML instead, but the pipe must be drained.
-  const options = Deno.stdin.isTerminal() ? new Uint8Array() : await readAll(Deno.stdin.readable);
-  const annotations = await bundleAnnotations(bundle);
-  const mode = await shimMode(annotations);
+  // configuration from TOML instead, but the pipe must be drained. The
+  // reads overlap: every millisecond here delays the daemon's spawn.
+  const [options, annotations, config] = await Promise.all([
+    readStdin(),
+    bundleAnnotations(bundle),
+    loadConfigModules(),
+  ]);
+  const mode = await shimMode(config, annotations);
   const group = mode === "node" ? NODE_GROUP : shimGroup(flags.id, annotations);
   const address = await socketAddress(flags.address, flags.namespace, group);
   const path = socketPath(address);
@@ -80,10 +97,18 @@ export async function runStart(flags: ShimFlags): Promise<number> {
   return 0;
 }
 
+/** The configuration modules `start` needs (loaded while stdin and the spec are read). */
+function loadConfigModules() {
+  return Promise.all([import("../config/mod.ts"), import("../runtime/registry.ts")]);
+}
+
 /** "pod" or "node" from the configuration (with the pod's annotations where the file allows). */
-async function shimMode(annotations: Record<string, string>): Promise<string> {
-  const { applyAnnotations, loadConfig } = await import("../config/mod.ts");
-  const { configAnnotations } = await import("../runtime/registry.ts");
+async function shimMode(
+  [{ applyAnnotations, loadConfig }, { configAnnotations }]: Awaited<
+    ReturnType<typeof loadConfigModules>
+  >,
+  annotations: Record<string, string>,
+): Promise<string> {
   const loaded = applyAnnotations(await loadConfig(), configAnnotations({ annotations }));
   return loaded.config.runtime.shim_mode;
 }

@@ -8,6 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { buildBusyboxImage, IMAGE_NAME } from "./image.ts";
 import { socketAddress, socketPath } from "../../src/shim/address.ts";
+import { DENO_RUN_FLAGS } from "../../src/shim/self.ts";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 export const JOEY_RUNTIME = "io.containerd.joey.v2";
@@ -33,7 +34,7 @@ export async function shimBinDir(): Promise<string> {
 # Test launcher: the joey shim from this working tree on the pinned Deno.
 export DENO_DIR="${denoDir}"
 export DENO_NO_UPDATE_CHECK=1
-exec "${deno}" run -A --cached-only --no-prompt "${REPO}/main.ts" "$@"
+exec "${deno}" run ${DENO_RUN_FLAGS.join(" ")} "${REPO}/main.ts" "$@"
 `;
   const path = `${dir}/containerd-shim-joey-v2`;
   let current = "";
