@@ -13,7 +13,7 @@ import type {
   ExitInfo,
   RuntimeListener,
 } from "../mod.ts";
-import { alreadyExists, invalidState, notFound } from "../../errors.ts";
+import { alreadyExists, errorKind, invalidState, notFound } from "../../errors.ts";
 import type { OciMount } from "../../resource/volume/share_volumes.ts";
 import type { Sandbox } from "./sandbox.ts";
 import { VmProcess } from "./process.ts";
@@ -140,13 +140,20 @@ export class VmContainer {
     const targets = all ? [this.init, ...this.#execs.values()] : [this.process(execId)];
     for (const p of targets) {
       if (all && p.exit) continue;
-      p.state.checkKill();
-      if (p.state.status === "created" && p.execId) continue; // never started: nothing to signal
-      await this.sandbox.agent.call("SignalProcess", {
-        container_id: this.id,
-        exec_id: p.execId,
-        signal,
-      });
+      try {
+        p.state.checkKill();
+        if (p.state.status === "created" && p.execId) continue; // never started: nothing to signal
+        await this.sandbox.agent.call("SignalProcess", {
+          container_id: this.id,
+          exec_id: p.execId,
+          signal,
+        });
+      } catch (err) {
+        // With all, an exec may end while the init is signalled (its pid
+        // namespace goes with it): already gone is what kill -a wanted.
+        if (all && p !== this.init && errorKind(err) === "NotFound") continue;
+        throw err;
+      }
     }
   }
 
