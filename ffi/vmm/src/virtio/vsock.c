@@ -84,6 +84,14 @@ static void env_error(void *opaque, const char *text)
 	virtio_mmio__fail(&vs->t, "%s", text);
 }
 
+/* A connection was reset for a host-side reason: the VM's error event
+ * carries it to the shim's log; the device itself keeps running. */
+static void env_note(void *opaque, const char *text)
+{
+	struct vsock_dev *vs = opaque;
+	vm__device_error(vs->vm, "vsock", "%s", text);
+}
+
 static void fd_trampoline(void *opaque, uint32_t events)
 {
 	struct vsock_fd_cb *c = opaque;
@@ -167,7 +175,7 @@ static int vsock_init_one(struct vm *vm, const char *spec, void **state)
 	struct vsock_env env = {
 		.gm = virtio_mmio__gm(&vs->t), .rxq = &vs->t.vq[VSOCK_RXQ],
 		.txq = &vs->t.vq[VSOCK_TXQ], .opaque = vs, .notify = env_notify, .error = env_error,
-		.loop_add = env_add, .loop_mod = env_mod, .loop_del = env_del,
+		.loop_add = env_add, .loop_mod = env_mod, .loop_del = env_del, .note = env_note,
 	};
 	r = vsock_model__new(&env, vs->cid, uds, &vs->model);
 	if (r)
