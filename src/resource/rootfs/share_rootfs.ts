@@ -6,8 +6,8 @@
  * @module
  */
 import type { Mount } from "../../runtime/mod.ts";
-import { invalidArgument } from "../../errors.ts";
-import { mountWithOptions, umountAll } from "../../os/mod.ts";
+import { umountAll } from "../../os/mod.ts";
+import { stackRootfsMounts } from "../../runtime/rootfs_mounts.ts";
 
 /**
  * Mounts the rootfs at target (created); returns the mount points made, in
@@ -19,20 +19,11 @@ export async function mountSharedRootfs(
   mounts: Mount[],
 ): Promise<string[]> {
   await Deno.mkdir(target, { recursive: true, mode: 0o755 });
-  try {
-    if (mounts.length === 0) {
-      mountWithOptions("bind", rootDir, target, ["rbind"]);
-    }
-    for (const m of mounts) {
-      if (!m.type && !m.options.some((o) => o === "bind" || o === "rbind")) {
-        throw invalidArgument(`Rootfs mount of "${m.source}" has no type`);
-      }
-      mountWithOptions(m.type, m.source, target, m.options);
-    }
-  } catch (err) {
-    umountAll(target);
-    throw err;
-  }
+  // With no Mounts the rootfs is already a directory (the spec's root.path).
+  const stack = mounts.length > 0
+    ? mounts
+    : [{ type: "bind", source: rootDir, target: "", options: ["rbind"] }];
+  stackRootfsMounts(target, stack);
   return [target];
 }
 

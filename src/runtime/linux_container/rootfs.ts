@@ -4,8 +4,8 @@
  * @module
  */
 import type { Mount } from "../mod.ts";
-import { invalidArgument } from "../../errors.ts";
-import { mountWithOptions, umountAll } from "../../os/mod.ts";
+import { umountAll } from "../../os/mod.ts";
+import { stackRootfsMounts } from "../rootfs_mounts.ts";
 
 /** <bundle>/rootfs. */
 export function rootfsPath(bundle: string): string {
@@ -17,17 +17,7 @@ export async function mountRootfs(bundle: string, mounts: Mount[]): Promise<void
   if (mounts.length === 0) return;
   const target = rootfsPath(bundle);
   await Deno.mkdir(target, { recursive: true, mode: 0o711 });
-  try {
-    for (const m of mounts) {
-      if (!m.type && !m.options.some((o) => o === "bind" || o === "rbind")) {
-        throw invalidArgument(`Rootfs mount of "${m.source}" has no type`);
-      }
-      mountWithOptions(m.type, m.source, target, m.options);
-    }
-  } catch (err) {
-    umountAll(target);
-    throw err;
-  }
+  stackRootfsMounts(target, mounts);
 }
 
 /** Unmounts everything at <bundle>/rootfs (nothing mounted is fine). */
