@@ -42,7 +42,7 @@ Deno.test({
             IMAGE_NAME,
             id,
             "sleep",
-            "60",
+            "45",
           ]);
           assertEquals(r.code, 0, r.stderr);
         }
