@@ -117,6 +117,7 @@ else
   launcher="$(mktemp)"
   # --unstable-lazy-dynamic-imports: modules behind import() load when used,
   # not all at every start (about 4 ms per process; see src/shim/self.ts).
+  # fast_delete.sh answers containerd's `delete` after a clean Delete without Deno.
   cat >"$launcher" <<EOF
 #!/bin/sh
 # joey launcher, installed by make install: runs $home/main.ts on the pinned Deno.
@@ -125,6 +126,7 @@ else
 export JOEY_ASSETS_DIR
 export DENO_DIR="$home/deno-dir"
 export DENO_NO_UPDATE_CHECK=1
+. "$home/src/shim/fast_delete.sh"
 exec "$home/deno" run -A --cached-only --no-prompt --unstable-lazy-dynamic-imports --quiet "$home/main.ts" "\$@"
 EOF
   put 755 "$launcher" "$bin/joey"

@@ -34,6 +34,7 @@ export async function shimBinDir(): Promise<string> {
 # Test launcher: the joey shim from this working tree on the pinned Deno.
 export DENO_DIR="${denoDir}"
 export DENO_NO_UPDATE_CHECK=1
+. "${REPO}/src/shim/fast_delete.sh"
 exec "${deno}" run ${DENO_RUN_FLAGS.join(" ")} "${REPO}/main.ts" "$@"
 `;
   const path = `${dir}/containerd-shim-joey-v2`;
