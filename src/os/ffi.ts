@@ -5,7 +5,6 @@
  * `nonblocking: true` (they run on a worker thread and return a Promise).
  * @module
  */
-import { fileURLToPath } from "node:url";
 
 const symbols = {
   /** int joey_os__set_subreaper(void) */
@@ -85,7 +84,8 @@ export type OsSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 /** Where the library is: $JOEY_OS_LIB, else the build output of this checkout. */
 export function libraryPath(): string {
   return Deno.env.get("JOEY_OS_LIB") ??
-    fileURLToPath(new URL("../../build/os/libjoeyos.so", import.meta.url));
+    // Not node:url: its first import costs 5–9 ms in every shim daemon.
+    decodeURIComponent(new URL("../../build/os/libjoeyos.so", import.meta.url).pathname);
 }
 
 // One handle per isolate, never closed. Other isolates (each `deno test`
