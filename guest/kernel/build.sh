@@ -21,6 +21,10 @@ ver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null) ||
 key=$( { echo "$pkg $ver"; cat "$fragment" "$0"; } | sha256sum | cut -c1-16)
 
 mkdir -p "$out"
+# One build at a time per output directory: two makes in one source tree
+# (say, two `make build` runs) would corrupt it.
+exec 9>"$out/.lock"
+flock 9
 if [ -f "$out/key" ] && [ "$(cat "$out/key")" = "$key" ] &&
   [ -f "$out/bzImage" ] && [ -f "$out/vmlinux" ]; then
   exit 0

@@ -7,6 +7,7 @@
  * @module
  */
 import { AgentClient } from "../../src/agent/mod.ts";
+import { tcgKernelParams } from "../../src/hypervisor/qemu/mod.ts";
 import { waitFor } from "../lib/tmp.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -53,6 +54,12 @@ export interface BootOptions {
    * for a kernel that cannot see virtio-mmio devices without ACPI).
    */
   readiness?: "health" | "console";
+  /**
+   * Kernel parameters after the base command line. Default: the ones the
+   * QEMU hypervisor adds under TCG (tcgKernelParams), so the guest boots as
+   * a sandbox VM does.
+   */
+  kernelParams?: string;
 }
 
 /** A booted guest. */
@@ -164,7 +171,8 @@ export async function bootGuest(opts: BootOptions): Promise<Guest> {
       "-initrd",
       opts.initrd ?? GUEST_INITRD,
       "-append",
-      "console=ttyS0 reboot=t panic=-1 quiet",
+      `console=ttyS0 reboot=t panic=-1 quiet ${opts.kernelParams ?? await tcgKernelParams()}`
+        .trimEnd(),
       "-chardev",
       `socket,id=vs,path=${vhostSock}`,
       "-device",

@@ -125,7 +125,7 @@ export class QemuHypervisor implements Hypervisor {
         kernel: spec.kernel,
         initrd: spec.initrd,
         cmdline: this.#accel === "tcg"
-          ? `${spec.cmdline} ${await tcgKernelParams()}`
+          ? `${spec.cmdline} ${await tcgKernelParams(spec.vcpus)}`
           : spec.cmdline,
         consolePath: `${spec.dir}/console.log`,
         qmpSocket,
@@ -241,19 +241,36 @@ export class QemuHypervisor implements Hypervisor {
 }
 
 /**
- * Kernel parameters for a guest under TCG: its TSC is the host's, but
- * calibrating it against the emulated PIT fails when the host is busy and
- * the boot then hangs; so the host's TSC rate is given and trusted.
+ * Kernel parameters for a guest under TCG, each one a measured part of the
+ * boot to agent-ready (`initcall_debug` under this QEMU; docs/virt-container.md):
+ * - `tsc_early_khz=<host rate> tsc=reliable no_timer_check`: the guest's TSC
+ *   is the host's, but calibrating it against the emulated PIT fails when the
+ *   host is busy and the boot then hangs; so the host's rate is given and trusted.
+ * - one vCPU only ({@linkcode TCG_UP_PARAMS}): `noapictimer` skips
+ *   calibrating the local APIC timer against emulated PIT ticks (100 ms of
+ *   guest time, ~230 ms under TCG); the PIT then drives the tick, one-shot,
+ *   so high-resolution timers stay (with more vCPUs they would not, so
+ *   there the APIC timer is kept). `noreplace-smp` keeps the kernel from
+ *   rewriting every `lock` prefix for a uniprocessor, one text_poke per site
+ *   (~80 ms under TCG).
  */
-export async function tcgKernelParams(): Promise<string> {
+export async function tcgKernelParams(vcpus = 1): Promise<string> {
   let khz = 0;
   try {
     const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
     khz = Math.round(Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1] ?? 0) * 1000);
   } catch { /* no cpuinfo: leave calibration to the guest */ }
-  return [khz > 0 ? `tsc_early_khz=${khz}` : "", "tsc=reliable", "no_timer_check"]
-    .filter(Boolean).join(" ");
+  return [
+    khz > 0 ? `tsc_early_khz=${khz}` : "",
+    ...TCG_PARAMS,
+    ...(vcpus === 1 ? TCG_UP_PARAMS : []),
+  ].filter(Boolean).join(" ");
 }
+
+/** The host-independent part of {@linkcode tcgKernelParams}. */
+export const TCG_PARAMS = ["tsc=reliable", "no_timer_check"];
+/** What {@linkcode tcgKernelParams} adds for a guest with one vCPU. */
+export const TCG_UP_PARAMS = ["noapictimer", "noreplace-smp"];
 
 /** VmRSS of pid in KiB (0 when gone). */
 export async function rssKiB(pid: number): Promise<number> {
