@@ -4,7 +4,7 @@
 GUEST_KERNEL_DIR := $(BUILD_DIR)/guest/kernel
 
 BUILD_TARGETS += guest-kernel
-APT_PACKAGES += linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils \
+APT_PACKAGES += linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils lz4 \
 	qemu-system-x86 busybox-static
 
 .PHONY: guest-kernel

@@ -44,7 +44,7 @@ function vmKeys(section: string, bootTimeoutMs: number): KeySpec[] {
       default: "",
       annotatable: false,
       doc: 'Guest kernel image. "" = the installed one (PREFIX/share/joey/) or the built one ' +
-        "(build/guest/kernel/bzImage).",
+        "(build/guest/kernel/vmlinux, else bzImage).",
     },
     {
       key: k("initrd"),

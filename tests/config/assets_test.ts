@@ -27,6 +27,13 @@ Deno.test("locateAsset() prefers the configured path, then $JOEY_ASSETS_DIR, the
       JOEY_ASSETS_DIR: dir,
     });
     assertEquals(all.kernel.path, `${dir}/bzImage`);
+    // Both hypervisors take the uncompressed ELF where it is there.
+    await Deno.writeTextFile(`${dir}/vmlinux`, "elf");
+    for (
+      const section of [{ kernel: "", initrd: "" }, { kernel: "", initrd: "", vmm_library: "" }]
+    ) {
+      assertEquals(resolveAssets(section, { JOEY_ASSETS_DIR: dir }).kernel.path, `${dir}/vmlinux`);
+    }
   }));
 
 Deno.test("materialize() copies a file once into <cache>/<sha256>/<name> with 0700 directories", () =>
