@@ -141,9 +141,10 @@ static void blk_notify(void *dev, unsigned int q)
 	struct virtq *vq = &b->t.vq[q];
 	struct vq_chain *c = malloc(sizeof(*c));
 	bool pushed = false;
+	unsigned int budget = 256;
 	if (!c)
 		return;
-	for (unsigned int budget = 256; budget; budget--) {
+	for (; budget; budget--) {
 		struct blk_req r;
 		int got = virtq__pop(vq, gm, c);
 		if (got < 0) {
@@ -164,6 +165,11 @@ static void blk_notify(void *dev, unsigned int q)
 	free(c);
 	if (pushed)
 		virtio_mmio__notify_queue(&b->t, q);
+	/* Out of budget with chains left: a driver using EVENT_IDX will not
+	 * kick for them (we never asked, avail_event is behind), so come back
+	 * after the loop's other fds have had their turn. */
+	if (!budget)
+		virtio_mmio__rekick(&b->t, q);
 }
 
 static void blk_read_config(void *dev, uint32_t off, uint8_t *buf, uint32_t len)

@@ -68,6 +68,13 @@ void virtio_mmio__notify_queue(struct virtio_mmio *t, unsigned int q)
 		raise_irq(t, INT_VRING);
 }
 
+void virtio_mmio__rekick(struct virtio_mmio *t, unsigned int q)
+{
+	uint64_t one = 1;
+	if (q < t->ops->nr_queues && t->kick[q].fd >= 0 && write(t->kick[q].fd, &one, sizeof(one)) < 0)
+		(void)0; /* counter full: a kick is pending anyway */
+}
+
 void virtio_mmio__fail(struct virtio_mmio *t, const char *fmt, ...)
 {
 	char msg[256];
@@ -199,11 +206,7 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		break;
 	case R_QUEUE_NOTIFY:
 		/* No ioeventfd on this host: hand the kick to the loop thread. */
-		if (v < t->ops->nr_queues) {
-			uint64_t one = 1;
-			if (write(t->kick[v].fd, &one, sizeof(one)) < 0)
-				(void)0;
-		}
+		virtio_mmio__rekick(t, v);
 		break;
 	case R_INT_ACK:
 		__atomic_fetch_and(&t->int_status, ~v, __ATOMIC_SEQ_CST);

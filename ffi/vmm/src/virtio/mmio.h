@@ -83,6 +83,9 @@ const struct guest_mem *virtio_mmio__gm(struct virtio_mmio *t);
 void virtio_mmio__signal(struct virtio_mmio *t);
 /* Pushes then interrupts if the driver asked for it (EVENT_IDX aware). */
 void virtio_mmio__notify_queue(struct virtio_mmio *t, unsigned int q);
+/* Queues another notify(q) on the loop thread, as a guest kick would: for a
+ * device that stopped short of the end of the ring. Callable under the lock. */
+void virtio_mmio__rekick(struct virtio_mmio *t, unsigned int q);
 /* The guest broke the device: NEEDS_RESET, config interrupt, logged device
  * error. Called with the lock held (from device callbacks). */
 void virtio_mmio__fail(struct virtio_mmio *t, const char *fmt, ...)
