@@ -103,9 +103,18 @@ const blkBench: Benchmark = {
           return 0;
         },
       );
+      // What limits the guest figures (measured with perf, 2-core host): the test
+      // guest polls the used ring and, like Linux's driver with EVENT_IDX, notifies
+      // only when the device's avail_event asks and reaps every completion before
+      // refilling (about one MMIO exit per 10 requests, down from one each). The
+      // rest is placement: with the vCPU and I/O loop threads on separate cores
+      // the loop thread runs 200-360k IOPS, nearly all of it the preadv into guest
+      // RAM; on one core every kick preempts the vCPU. 1 MiB reads are bound by
+      // the loop thread's single copy (one request at a time per VM).
       const note = "guest: project test guest on virtio-blk (read-only raw file, 64 MiB, page " +
-        "cache warm), native at CPL 3 on this PVM host; host: pread on the same file; the " +
-        "issue sets no number";
+        "cache warm), native at CPL 3 on this PVM host, polling the used ring, notifying " +
+        "as Linux does with EVENT_IDX; host: pread on the same file; the issue sets no " +
+        "number; varies with whether the vCPU and I/O threads share a core";
       return [
         makeRecord({
           id: "dev.blk_randread_iops",
