@@ -86,7 +86,8 @@ static void net_tx(struct net_dev *n)
 	struct virtq *vq = &n->t.vq[NET_TXQ];
 	struct iovec iov[64];
 	bool pushed = false;
-	for (unsigned int budget = NET_BUDGET; budget; budget--) {
+	unsigned int budget = NET_BUDGET;
+	for (; budget; budget--) {
 		int got = virtq__pop(vq, gm, &n->chain);
 		if (got < 0) {
 			virtio_mmio__fail(&n->t, "tx queue: %s", virtq__error_text(vq->error));
@@ -107,6 +108,10 @@ static void net_tx(struct net_dev *n)
 	}
 	if (pushed)
 		virtio_mmio__notify_queue(&n->t, NET_TXQ);
+	/* Out of budget with frames left: a driver using EVENT_IDX will not
+	 * notify again for them, so queue our own kick (after other fds). */
+	if (!budget)
+		virtio_mmio__rekick(&n->t, NET_TXQ);
 }
 
 static void net_tap_ready(void *opaque, uint32_t events)
