@@ -97,6 +97,11 @@ put 644 "$src/config/configuration.toml" "$share/configuration.toml"
 if [ -f "$src/build/guest/kernel/bzImage" ]; then
   put 644 "$src/build/guest/kernel/bzImage" "$share/bzImage"
 else say "warning: build/guest/kernel/bzImage not built; virt-container needs it"; fi
+# The uncompressed ELF too: both hypervisors take it first (no emulated
+# decompressor where guest code is emulated: QEMU/TCG, PVM).
+if [ -f "$src/build/guest/kernel/vmlinux" ]; then
+  put 644 "$src/build/guest/kernel/vmlinux" "$share/vmlinux"
+fi
 initrd=""
 for cand in initrd.img initrd.cpio.gz image/initrd.img image/initrd.cpio.gz initrd/initrd.cpio.gz initramfs.cpio.gz; do
   if [ -f "$src/build/guest/$cand" ]; then initrd="$src/build/guest/$cand"; break; fi

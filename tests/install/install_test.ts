@@ -8,6 +8,15 @@
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { withTempDir } from "../lib/tmp.ts";
+
+/** Whether a file exists at path. */
+function existsSync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
 import { IMAGE_NAME, InstalledContainerd } from "./containerd.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
@@ -67,9 +76,18 @@ Deno.test({
       const src = `${tmp}/checkout`;
       const clone = await sh(["git", "clone", "--quiet", "--no-hardlinks", REPO, src]);
       assertEquals(clone.code, 0, clone.stderr);
-      for (const lib of ["os/libjoeyos.so", "vmm/libjoeyvmm.so"]) {
+      for (
+        const lib of [
+          "os/libjoeyos.so",
+          "vmm/libjoeyvmm.so",
+          "guest/kernel/bzImage",
+          "guest/kernel/vmlinux",
+        ]
+      ) {
         if (await Deno.stat(`${REPO}/build/${lib}`).then(() => true, () => false)) {
-          await Deno.mkdir(`${src}/build/${lib.split("/")[0]}`, { recursive: true });
+          await Deno.mkdir(`${src}/build/${lib.slice(0, lib.lastIndexOf("/"))}`, {
+            recursive: true,
+          });
           await Deno.copyFile(`${REPO}/build/${lib}`, `${src}/build/${lib}`);
         }
       }
@@ -91,8 +109,17 @@ Deno.test({
       );
       assertEquals(install.code, 0, install.stdout + install.stderr);
       assertIncludes(install.stderr, `installed joey (launcher on Deno`);
+      // Both kernel forms where built: the hypervisors take vmlinux first.
+      const guestKernels = ["bzImage", "vmlinux"]
+        .filter((k) => existsSync(`${REPO}/build/guest/kernel/${k}`))
+        .map((k) => `share/joey/${k}`);
       for (
-        const f of ["bin/joey", "bin/containerd-shim-joey-v2", "share/joey/configuration.toml"]
+        const f of [
+          "bin/joey",
+          "bin/containerd-shim-joey-v2",
+          "share/joey/configuration.toml",
+          ...guestKernels,
+        ]
       ) {
         assert(await Deno.stat(`${prefix}/${f}`).then(() => true, () => false), `${f} installed`);
       }
