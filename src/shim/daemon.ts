@@ -6,6 +6,7 @@
  * @module
  */
 import { errorMessage } from "../errors.ts";
+import { readBundleSpec } from "./bundle.ts";
 import { markDeleted } from "./deleted_mark.ts";
 import type { ShimFlags } from "./flags.ts";
 import { log } from "./log.ts";
@@ -20,15 +21,6 @@ async function report(line: string): Promise<void> {
   try {
     await Deno.stdout.write(new TextEncoder().encode(line + "\n"));
   } catch { /* start already gone */ }
-}
-
-/** The OCI spec in the bundle the daemon started in ({} if unreadable: Create will say why). */
-async function firstSpec(bundle: string): Promise<Record<string, unknown>> {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
-  } catch {
-    return {};
-  }
 }
 
 /**
@@ -165,7 +157,7 @@ export async function runDaemon(flags: ShimFlags): Promise<number> {
   // containerd is connecting meanwhile: get the runtime of the container
   // that started this daemon ready (its module, the OS helper library), so
   // its Create does not wait for that. Create selects the same handler.
-  void firstSpec(bundle).then((spec) => selector.select(flags.id, spec)).catch(() => {});
+  void readBundleSpec(bundle).then((spec) => selector.select(flags.id, spec)).catch(() => {});
   const code = await exited;
   await serving.catch(() => {});
   logFifo.close();

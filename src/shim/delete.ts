@@ -13,6 +13,7 @@
  */
 import { invalidArgument } from "../errors.ts";
 import { shimGroup, socketAddress, socketPath } from "./address.ts";
+import { readBundleSpec } from "./bundle.ts";
 import { encodeDeleteResponse } from "./delete_response.ts";
 import { takeDeletedMark } from "./deleted_mark.ts";
 import type { ShimFlags } from "./flags.ts";
@@ -24,22 +25,17 @@ const SIGKILL_STATUS = 128 + 9;
 export async function runDelete(flags: ShimFlags): Promise<number> {
   if (!flags.id) throw invalidArgument("delete needs -id");
   const bundle = flags.bundle || Deno.cwd();
-  const [spec, deletedByShim] = await Promise.all([readSpec(bundle), takeDeletedMark(bundle)]);
+  const [spec, deletedByShim] = await Promise.all([
+    // A half-gone bundle ({}) is cleaned up with the configured runtime.
+    readBundleSpec(bundle),
+    takeDeletedMark(bundle),
+  ]);
   if (!deletedByShim) await cleanupLost(flags, bundle, spec);
   await removeDeadSocket(flags, spec);
   await Deno.stdout.write(
     encodeDeleteResponse({ pid: 0, exitStatus: SIGKILL_STATUS, exitedAt: new Date() }),
   );
   return 0;
-}
-
-/** The bundle's OCI spec, {} when it is gone or unreadable. */
-async function readSpec(bundle: string): Promise<Record<string, unknown>> {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
-  } catch {
-    return {}; // bundle half gone: clean up with the configured runtime
-  }
 }
 
 /** Stops and removes what the configured runtime left for a container whose shim is gone. */

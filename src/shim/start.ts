@@ -6,6 +6,7 @@
  */
 import { invalidArgument } from "../errors.ts";
 import { NODE_GROUP, shimGroup, socketAddress, socketPath } from "./address.ts";
+import { readBundleSpec } from "./bundle.ts";
 import type { ShimFlags } from "./flags.ts";
 import { selfCommand } from "./self.ts";
 
@@ -49,12 +50,7 @@ async function socketState(path: string): Promise<"live" | "stale" | "absent"> {
 
 /** The spec annotations of the bundle in cwd ({} when absent). */
 async function bundleAnnotations(bundle: string): Promise<Record<string, string>> {
-  try {
-    const spec = JSON.parse(await Deno.readTextFile(`${bundle}/config.json`));
-    return (spec.annotations ?? {}) as Record<string, string>;
-  } catch {
-    return {};
-  }
+  return ((await readBundleSpec(bundle)).annotations ?? {}) as Record<string, string>;
 }
 
 /** Runs `start`; returns the exit code. */
