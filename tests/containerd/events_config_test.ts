@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertIncludes } from "../lib/assert.ts";
 import { waitFor, withTempDir } from "../lib/tmp.ts";
 import { Containerd, IMAGE_NAME, JOEY_RUNTIME, RUNC_RUNTIME } from "./harness.ts";
+import { runRm } from "./scenarios.ts";
 import { runtimeBinary } from "../runtime/linux_container/fixture.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -93,19 +94,13 @@ Deno.test({
         const id = `oom-${name}-${suffix}`;
         let code = -1;
         const topics = await taskTopics(c, id, async () => {
-          const r = await c.ctr([
-            "run",
-            "--rm",
-            "--runtime",
+          const r = await runRm(c, {
             runtime,
-            "--memory-limit",
-            String(16 << 20),
-            IMAGE_NAME,
             id,
-            "sh",
-            "-c",
-            "x=$(head -c 200000000 /dev/zero | tr '\\0' x); echo survived",
-          ], { timeoutMs: 60_000 });
+            flags: ["--memory-limit", String(16 << 20)],
+            argv: ["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' x); echo survived"],
+            timeoutMs: 60_000,
+          });
           code = r.code;
         });
         assert(
@@ -187,50 +182,33 @@ Deno.test({
       );
       const c = await Containerd.start({ env: { JOEY_CONFIG: `${dir}/allow.toml` } });
       try {
-        const wasm = await c.ctr([
-          "run",
-          "--rm",
-          "--runtime",
-          JOEY_RUNTIME,
-          "--annotation",
-          "io.joey.config.runtime.name=wasm",
-          IMAGE_NAME,
-          `ann-wasm-${Math.random().toString(36).slice(2, 7)}`,
-          "true",
-        ]);
+        const wasm = await runRm(c, {
+          runtime: JOEY_RUNTIME,
+          id: `ann-wasm-${Math.random().toString(36).slice(2, 7)}`,
+          flags: ["--annotation", "io.joey.config.runtime.name=wasm"],
+          argv: ["true"],
+        });
         assert(wasm.code !== 0, "the wasm runtime is reserved");
         assertIncludes(wasm.stderr, "wasm");
         assertIncludes(wasm.stderr, "not implemented");
-        const ok = await c.ctr([
-          "run",
-          "--rm",
-          "--runtime",
-          JOEY_RUNTIME,
-          "--annotation",
-          "io.joey.config.runtime.name=linux-container",
-          IMAGE_NAME,
-          `ann-ok-${Math.random().toString(36).slice(2, 7)}`,
-          "sh",
-          "-c",
-          "echo allowed",
-        ]);
+        const ok = await runRm(c, {
+          runtime: JOEY_RUNTIME,
+          id: `ann-ok-${Math.random().toString(36).slice(2, 7)}`,
+          flags: ["--annotation", "io.joey.config.runtime.name=linux-container"],
+          argv: ["sh", "-c", "echo allowed"],
+        });
         assertEquals(ok.stdout, "allowed\n", ok.stderr);
       } finally {
         await c.stop();
       }
       const strict = await Containerd.start();
       try {
-        const denied = await strict.ctr([
-          "run",
-          "--rm",
-          "--runtime",
-          JOEY_RUNTIME,
-          "--annotation",
-          "io.joey.config.runtime.name=wasm",
-          IMAGE_NAME,
-          `ann-denied-${Math.random().toString(36).slice(2, 7)}`,
-          "true",
-        ]);
+        const denied = await runRm(strict, {
+          runtime: JOEY_RUNTIME,
+          id: `ann-denied-${Math.random().toString(36).slice(2, 7)}`,
+          flags: ["--annotation", "io.joey.config.runtime.name=wasm"],
+          argv: ["true"],
+        });
         assert(denied.code !== 0, "an annotation the file does not allow is refused");
         assertIncludes(denied.stderr, "io.joey.config.runtime.name");
       } finally {

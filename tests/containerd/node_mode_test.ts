@@ -6,6 +6,7 @@ import { NODE_GROUP, socketAddress } from "../../src/shim/address.ts";
 import { assert, assertEquals } from "../lib/assert.ts";
 import { waitFor, withTempDir } from "../lib/tmp.ts";
 import { Containerd, IMAGE_NAME, JOEY_RUNTIME, processesMatching } from "./harness.ts";
+import { runRm } from "./scenarios.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -97,17 +98,11 @@ Deno.test({
         );
         assertEquals(await c.leftovers(ids), []);
 
-        const again = await c.ctr([
-          "run",
-          "--rm",
-          "--runtime",
-          JOEY_RUNTIME,
-          IMAGE_NAME,
-          `node-again-${Date.now()}`,
-          "sh",
-          "-c",
-          "echo back; exit 4",
-        ]);
+        const again = await runRm(c, {
+          runtime: JOEY_RUNTIME,
+          id: `node-again-${Date.now()}`,
+          argv: ["sh", "-c", "echo back; exit 4"],
+        });
         assertEquals(again.stdout, "back\n", again.stderr);
         assertEquals(again.code, 4);
         const fresh = await nodeDaemons(c);

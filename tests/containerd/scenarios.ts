@@ -26,6 +26,8 @@ export interface RunOptions {
   id: string;
   argv: string[];
   flags?: string[];
+  /** How long ctr may take (default RUN_MS). */
+  timeoutMs?: number;
 }
 
 function runArgs(mode: "-d" | "--rm", o: RunOptions): string[] {
@@ -34,7 +36,7 @@ function runArgs(mode: "-d" | "--rm", o: RunOptions): string[] {
 
 /** `ctr run --rm` to the end: its output and exit status. */
 export function runRm(c: Containerd, o: RunOptions): Promise<CtrResult> {
-  return c.ctr(runArgs("--rm", o), { timeoutMs: RUN_MS });
+  return c.ctr(runArgs("--rm", o), { timeoutMs: o.timeoutMs ?? RUN_MS });
 }
 
 /**

@@ -7,7 +7,8 @@
 import { NODE_GROUP, socketAddress } from "../../src/shim/address.ts";
 import { assertEquals } from "../lib/assert.ts";
 import { waitFor, withTempDir } from "../lib/tmp.ts";
-import { Containerd, IMAGE_NAME, JOEY_RUNTIME, processesMatching } from "../containerd/harness.ts";
+import { Containerd, JOEY_RUNTIME, processesMatching } from "../containerd/harness.ts";
+import { runRm } from "../containerd/scenarios.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const N = 10;
@@ -25,20 +26,14 @@ Deno.test({
       const daemons = () => processesMatching("main.ts", c.address, "-mode node");
       try {
         const runs = Promise.all(ids.map((id, i) =>
-          c.ctr([
-            "run",
-            "--rm",
-            "--runtime",
-            JOEY_RUNTIME,
-            "--annotation",
-            `io.kubernetes.cri.sandbox-id=pod-${i}-${tag}`,
-            IMAGE_NAME,
+          runRm(c, {
+            runtime: JOEY_RUNTIME,
             id,
-            "sh",
-            "-c",
+            flags: ["--annotation", `io.kubernetes.cri.sandbox-id=pod-${i}-${tag}`],
             // Long enough for all ten to be live together on a loaded host.
-            `sleep 8; echo out-${i}; exit ${i + 1}`,
-          ], { timeoutMs: 90_000 })
+            argv: ["sh", "-c", `sleep 8; echo out-${i}; exit ${i + 1}`],
+            timeoutMs: 90_000,
+          })
         ));
         // While all ten are running: one daemon, and every task's address is its socket.
         const expected = await socketAddress(c.address, c.namespace, NODE_GROUP);

@@ -7,7 +7,8 @@
  * run, so the failure left no poisoned state either.
  */
 import { assert, assertEquals } from "../lib/assert.ts";
-import { Containerd, IMAGE_NAME, JOEY_RUNTIME } from "../containerd/harness.ts";
+import { Containerd, JOEY_RUNTIME } from "../containerd/harness.ts";
+import { runRm } from "../containerd/scenarios.ts";
 import { withTempDir } from "../lib/tmp.ts";
 import { describeLeaks, leaks } from "./leaks.ts";
 
@@ -43,20 +44,12 @@ Deno.test({
         c = await Containerd.start({ env: { JOEY_CONFIG: `${dir}/joey.toml` } });
         const marker = `joeyfull${Date.now()}`;
         const id = `full-${Math.random().toString(36).slice(2, 7)}`;
-        const r = await c.ctr(
-          [
-            "run",
-            "--rm",
-            "--runtime",
-            JOEY_RUNTIME,
-            IMAGE_NAME,
-            id,
-            "sh",
-            "-c",
-            `true # ${marker}`,
-          ],
-          { timeoutMs: 60_000 },
-        );
+        const r = await runRm(c, {
+          runtime: JOEY_RUNTIME,
+          id,
+          argv: ["sh", "-c", `true # ${marker}`],
+          timeoutMs: 60_000,
+        });
         console.log(`ctr run on a full state dir: exit ${r.code}: ${r.stderr.trim()}`);
         assert(r.code !== 0, "the create must fail");
         assert(
@@ -75,20 +68,12 @@ Deno.test({
         await Deno.remove(`${root}/filler`);
         const grow = await run("mount", ["-o", "remount,size=1m,nr_inodes=1024", root]);
         assertEquals(grow.code, 0, grow.err);
-        const ok = await c.ctr(
-          [
-            "run",
-            "--rm",
-            "--runtime",
-            JOEY_RUNTIME,
-            IMAGE_NAME,
-            `${id}-ok`,
-            "sh",
-            "-c",
-            "echo fine",
-          ],
-          { timeoutMs: 60_000 },
-        );
+        const ok = await runRm(c, {
+          runtime: JOEY_RUNTIME,
+          id: `${id}-ok`,
+          argv: ["sh", "-c", "echo fine"],
+          timeoutMs: 60_000,
+        });
         assertEquals(ok.code, 0, ok.stderr);
         assertEquals(ok.stdout.trim(), "fine");
       } finally {

@@ -10,6 +10,7 @@
  */
 import { assert, assertEquals } from "../lib/assert.ts";
 import { Containerd, IMAGE_NAME, JOEY_RUNTIME } from "../containerd/harness.ts";
+import { runRm } from "../containerd/scenarios.ts";
 import { withTempDir } from "../lib/tmp.ts";
 import { describeLeaks, fdCount, leaks, shimDaemons } from "./leaks.ts";
 
@@ -29,20 +30,12 @@ async function cycles(
     assert(Date.now() - start < DEADLINE_MS, `only ${i} cycles within ${DEADLINE_MS} ms`);
     const id = `load-${i}-${Math.random().toString(36).slice(2, 6)}`;
     ids.push(id);
-    const r = await c.ctr(
-      [
-        "run",
-        "--rm",
-        "--runtime",
-        JOEY_RUNTIME,
-        IMAGE_NAME,
-        id,
-        "sh",
-        "-c",
-        `exit $((${i} % 7)) # ${marker}`,
-      ],
-      { timeoutMs: 30_000 },
-    );
+    const r = await runRm(c, {
+      runtime: JOEY_RUNTIME,
+      id,
+      argv: ["sh", "-c", `exit $((${i} % 7)) # ${marker}`],
+      timeoutMs: 30_000,
+    });
     // ctr run exits with the task's status: proves wait delivered it.
     assertEquals(r.code, i % 7, `cycle ${i}: ${r.stderr}`);
     await each?.(i);

@@ -6,7 +6,8 @@
  * test is skipped there with the reason printed.
  */
 import { assertEquals, assertIncludes } from "../lib/assert.ts";
-import { IMAGE_NAME, JOEY_RUNTIME } from "../containerd/harness.ts";
+import { JOEY_RUNTIME } from "../containerd/harness.ts";
+import { runRm } from "../containerd/scenarios.ts";
 import { hardwareVirtualization } from "../../src/hypervisor/select.ts";
 import { guestKernel } from "./guest_fixture.ts";
 import { REPO, startVirtContainerd, virtSkipReason } from "./virt_harness.ts";
@@ -27,17 +28,12 @@ Deno.test({
     const stateDir = `/run/joey-test-${Math.random().toString(36).slice(2, 8)}`;
     const c = await startVirtContainerd(stateDir, "builtin");
     try {
-      const r = await c.ctr([
-        "run",
-        "--rm",
-        "--runtime",
-        JOEY_RUNTIME,
-        IMAGE_NAME,
-        `virt-builtin-${Math.random().toString(36).slice(2, 7)}`,
-        "sh",
-        "-c",
-        "uname -r; echo out; echo err >&2; exit 7",
-      ], { timeoutMs: 120_000 });
+      const r = await runRm(c, {
+        runtime: JOEY_RUNTIME,
+        id: `virt-builtin-${Math.random().toString(36).slice(2, 7)}`,
+        argv: ["sh", "-c", "uname -r; echo out; echo err >&2; exit 7"],
+        timeoutMs: 120_000,
+      });
       assertEquals(r.stdout, `${kernel.release}\nout\n`, r.stderr);
       assertIncludes(r.stderr, "err\n");
       assertEquals(r.code, 7, r.stderr);
