@@ -7,27 +7,12 @@
  */
 import { assert, assertEquals } from "../lib/assert.ts";
 import { BuiltinVm } from "../../src/hypervisor/builtin/mod.ts";
-import { guest, skipReason } from "../hypervisor/builtin/_guests.ts";
+import { fds, guest, skipReason, vmmThreads } from "../hypervisor/builtin/_guests.ts";
 
 const N = 50;
 
-function fds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
-}
-
 function rssKiB(): number {
   return Number(/^VmRSS:\s+(\d+)/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1]);
-}
-
-/** Threads of the VMM library (named joey-vcpuN, joey-io, joey-pool). */
-function vmmThreads(): number {
-  let n = 0;
-  for (const task of Deno.readDirSync("/proc/self/task")) {
-    try {
-      if (Deno.readTextFileSync(`/proc/self/task/${task.name}/comm`).startsWith("joey-")) n++;
-    } catch { /* the thread ended meanwhile */ }
-  }
-  return n;
 }
 
 /** Creates and starts n idle guests concurrently; resolves once all said "ready". */

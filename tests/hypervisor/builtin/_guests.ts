@@ -1,6 +1,7 @@
 /**
- * Shared helpers for the built-in VMM's Deno tests: test-guest paths and
- * whether this host can run them (with the reason when not).
+ * Shared helpers for the built-in VMM's Deno tests: test-guest paths, whether
+ * this host can run them (with the reason when not), and the process's fd and
+ * VMM-thread counts the leak tests compare.
  * @module
  */
 import { fileURLToPath } from "node:url";
@@ -33,4 +34,20 @@ export function hasVmxSvm(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Open descriptors of this process. */
+export function fds(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+/** Threads of the VMM library in this process (it names them joey-vcpuN, joey-io, joey-pool). */
+export function vmmThreads(): number {
+  let n = 0;
+  for (const task of Deno.readDirSync("/proc/self/task")) {
+    try {
+      if (Deno.readTextFileSync(`/proc/self/task/${task.name}/comm`).startsWith("joey-")) n++;
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return n;
 }

@@ -5,22 +5,7 @@
  */
 import { assertEquals } from "../../lib/assert.ts";
 import { BuiltinVm } from "../../../src/hypervisor/builtin/mod.ts";
-import { guest, skipReason } from "./_guests.ts";
-
-function fds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
-}
-
-/** Threads of the VMM library (it names them joey-vcpuN, joey-io, joey-pool). */
-function vmmThreads(): number {
-  let n = 0;
-  for (const task of Deno.readDirSync("/proc/self/task")) {
-    try {
-      if (Deno.readTextFileSync(`/proc/self/task/${task.name}/comm`).startsWith("joey-")) n++;
-    } catch { /* the thread ended meanwhile */ }
-  }
-  return n;
-}
+import { fds, guest, skipReason, vmmThreads } from "./_guests.ts";
 
 Deno.test({
   name: "BuiltinVm: 200 create/start/destroy cycles leave fds and threads as they were",
